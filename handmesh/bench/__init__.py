@@ -1,0 +1,1 @@
+"""Benchmarks behind ``handmesh-bench``. Each module provides ``add_arguments(parser)`` and ``run(args) -> int``."""

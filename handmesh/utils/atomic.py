@@ -1,0 +1,63 @@
+"""Atomic file writes: write to a temporary file in the same folder, then ``os.replace`` it into place.
+
+A reader (or a resumed run) never sees a half-written checkpoint, JSON file or image: an interrupted write leaves
+only a ``.tmp`` file behind, which the next write to the same path replaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path`` for writing; move it onto ``path`` only if the block succeeds.
+
+    Args:
+        path: final destination. Its parent folder is created if needed.
+        mode: ``"wb"`` or ``"w"`` (text, UTF-8).
+
+    Yields:
+        The open temporary file.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open: mode must be 'w' or 'wb', got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any, **json_kwargs: Any) -> None:
+    """Serialize ``obj`` as JSON to ``path`` atomically (``json.dump`` keyword arguments pass through)."""
+    with atomic_open(path, "w") as f:
+        json.dump(obj, f, **json_kwargs)
+
+
+def atomic_torch_save(path: str | os.PathLike, obj: Any) -> None:
+    """``torch.save`` to ``path`` atomically (the temporary file is fsynced before the rename)."""
+    import torch
+
+    with atomic_open(path, "wb") as f:
+        torch.save(obj, f)
