@@ -1,0 +1,65 @@
+"""The config system: defaults <- YAML <- key=value overrides, with named errors."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from handmesh.config import Config, config_from_dict, config_to_dict, load_config, save_config
+from handmesh.errors import ConfigError, MissingFileError
+
+
+def test_defaults_yaml_then_overrides_in_that_order(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  variant: fastvit_sa12\noptim:\n  lr: 0.001\n  epochs: 5\n")
+    cfg = load_config(path, ["optim.lr=2e-4", "data.versions=[gs, hom]", "optim.ema_decay=0.999"])
+    assert cfg.model.variant == "fastvit_sa12"  # from YAML
+    assert cfg.optim.epochs == 5  # from YAML
+    assert cfg.optim.lr == pytest.approx(2e-4)  # override beats YAML
+    assert cfg.data.versions == ["gs", "hom"]
+    assert cfg.optim.ema_decay == pytest.approx(0.999)
+    assert cfg.model.input_size == Config().model.input_size  # untouched default
+
+
+def test_unknown_key_names_it_and_the_closest_valid_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"'optim\.lr_rate'.*did you mean 'optim\.lr'"):
+        load_config(None, ["optim.lr_rate=0.1"])
+    path = tmp_path / "bad.yaml"
+    path.write_text("modle:\n  variant: fastvit_t8\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*'modle'.*'model'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    "override, pattern",
+    [
+        ("optim.lr=fast", r"optim\.lr = 'fast': expected float"),
+        ("train.compile=3", r"train\.compile = 3: expected true or false"),
+        ("data.batch_size=2.5", r"data\.batch_size = 2\.5: expected int"),
+        ("data.versions=gs", r"data\.versions = 'gs': expected a list"),
+        ("optim.lr", r"expected key=value"),
+    ],
+)
+def test_wrong_types_are_named(override, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        load_config(None, [override])
+
+
+def test_int_is_accepted_for_float_and_null_for_optional():
+    cfg = load_config(None, ["optim.lr=1", "optim.clip_grad=null"])
+    assert isinstance(cfg.optim.lr, float) and cfg.optim.lr == 1.0
+    assert cfg.optim.clip_grad is None
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(MissingFileError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_saved_config_round_trips(tmp_path):
+    cfg = load_config(None, ["model.variant=fastvit_s12", "data.augment.rotation_deg=45"])
+    save_config(cfg, tmp_path / "config.yaml")
+    again = load_config(tmp_path / "config.yaml")
+    assert again == cfg
+    assert config_from_dict(yaml.safe_load((tmp_path / "config.yaml").read_text())) == cfg
+    assert config_from_dict(config_to_dict(cfg)) == cfg
