@@ -1,0 +1,59 @@
+"""Hand models: pose and shape parameters -> a 778-vertex mesh and 21 keypoints, in metres, for right and left hands.
+
+    from handmesh.hand_model import build_hand_model
+    model = build_hand_model("open", side="right")          # or "mano" with the licensed files in data/mano/
+    out = model(global_orient, hand_pose, betas)              # out.vertices (B, 778, 3), out.joints (B, 21, 3)
+
+Where things are:
+    model.py        HandModel (nn.Module, smplx LBS underneath) and HandOutput
+    build.py        build_hand_model, MANO file lookup
+    model_file.py   the .npz model file format (read/write/validate), HandModelArrays
+    mano_pickle.py  the chumpy-free, restricted MANO pickle loader and the left-hand shapedirs fix
+    mirror.py       left models from right ones; mirroring poses and points
+    keypoints.py    joint names, MANO16_TO_21, fingertip vertex conventions
+    freihand.py     FreiHAND's 61-number MANO annotation <-> camera-frame mesh and keypoints
+    standin.py      a MANO-format stand-in model for tests and benchmarks without MANO
+"""
+
+from handmesh.hand_model.build import build_hand_model, find_mano_file, load_model_arrays
+from handmesh.hand_model.freihand import freihand_mano_to_mesh, mesh_to_freihand_mano
+from handmesh.hand_model.keypoints import (
+    JOINT_NAMES_16,
+    JOINT_NAMES_21,
+    MANO16_TO_21,
+    MANO_PARENTS,
+    MANO_TIP_CONVENTION,
+    MANO_TIP_VERTEX_IDS,
+    TIP_VERTEX_IDS,
+)
+from handmesh.hand_model.mano_pickle import UnsafePickleError, load_mano_pickle, read_mano_pickle
+from handmesh.hand_model.mirror import mirror_axis_angle, mirror_model_arrays, mirror_points, mirror_rotation_matrix
+from handmesh.hand_model.model import HandModel, HandOutput
+from handmesh.hand_model.model_file import HandModelArrays, read_model_file, write_model_file
+
+__all__ = [
+    "build_hand_model",
+    "find_mano_file",
+    "load_model_arrays",
+    "HandModel",
+    "HandOutput",
+    "HandModelArrays",
+    "read_model_file",
+    "write_model_file",
+    "load_mano_pickle",
+    "read_mano_pickle",
+    "UnsafePickleError",
+    "mirror_model_arrays",
+    "mirror_axis_angle",
+    "mirror_rotation_matrix",
+    "mirror_points",
+    "freihand_mano_to_mesh",
+    "mesh_to_freihand_mano",
+    "JOINT_NAMES_16",
+    "JOINT_NAMES_21",
+    "MANO16_TO_21",
+    "MANO_PARENTS",
+    "TIP_VERTEX_IDS",
+    "MANO_TIP_CONVENTION",
+    "MANO_TIP_VERTEX_IDS",
+]
