@@ -28,8 +28,8 @@ def convert_mano_pickle(
         src: ``MANO_RIGHT.pkl`` or ``MANO_LEFT.pkl``.
         dst: output path. Default: None (``src`` with the suffix ``.npz``, e.g. ``data/mano/MANO_RIGHT.npz``).
         is_right: the side. Default: None (from the file name).
-        fix_left: fix the left file's ``shapedirs`` sign (see :func:`~handmesh.hand_model.mano_pickle.fix_left_shapedirs`).
-            Default: True.
+        fix_left: fix the left file's ``shapedirs`` sign (see
+            :func:`~handmesh.hand_model.mano_pickle.fix_left_shapedirs`). Default: True.
 
     Returns:
         The path written.

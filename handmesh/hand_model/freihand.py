@@ -30,7 +30,7 @@ def _as_tensor(x: np.ndarray | torch.Tensor, name: str) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x
     if isinstance(x, (np.ndarray, list, tuple)):
-        return torch.as_tensor(np.asarray(x, dtype=np.float64))
+        return torch.from_numpy(np.array(x, dtype=np.float64))  # a copy: inputs may be read-only views
     raise TypeError(f"{name}: expected a numpy array or a torch tensor, got {type(x).__name__}")
 
 
@@ -187,7 +187,8 @@ def mesh_to_freihand_mano(
     focal, pp = _focal_pp(Kt)
     scale = focal / root[:, 2]  # (N,)
     uv_root = pp + root[:, :2] * scale[:, None]  # inverse of xyz_root = [uv_root - pp, focal] / scale
-    result = torch.cat([pose.to(device=device, dtype=work), b.to(device=device, dtype=work), uv_root, scale[:, None]], 1)
+    parts = [pose.to(device=device, dtype=work), b.to(device=device, dtype=work), uv_root, scale[:, None]]
+    result = torch.cat(parts, dim=1)  # (N, 61)
     if is_numpy:
         return result.detach().cpu().numpy()
     return result

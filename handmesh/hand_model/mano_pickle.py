@@ -397,7 +397,8 @@ def mano_dict_to_arrays(
         data: holds :data:`MANO_PICKLE_KEYS` with MANO's shapes (:data:`MANO_SHAPES`).
         source: how errors name the data.
         is_right: the side the file describes.
-        tip_vertex_ids: fingertip vertices. Default: FreiHAND's (:data:`~handmesh.hand_model.keypoints.MANO_TIP_VERTEX_IDS`).
+        tip_vertex_ids: fingertip vertices. Default: FreiHAND's
+            (:data:`~handmesh.hand_model.keypoints.MANO_TIP_VERTEX_IDS`).
 
     Raises:
         DataError: naming the first missing key (``not a MANO model: missing key 'posedirs'``) or a key whose
@@ -405,7 +406,9 @@ def mano_dict_to_arrays(
     """
     for key in MANO_PICKLE_KEYS:
         if key not in data:
-            raise DataError(f"{source}: not a MANO model: missing key '{key}' (MANO files hold {', '.join(MANO_PICKLE_KEYS)})")
+            raise DataError(
+                f"{source}: not a MANO model: missing key '{key}' (MANO files hold {', '.join(MANO_PICKLE_KEYS)})"
+            )
     for key, shape in MANO_SHAPES.items():
         got = np.shape(data[key])
         if got != shape:

@@ -180,9 +180,8 @@ class HandModel(nn.Module):
         return axis_angle_to_matrix(aa.reshape(shape[0], NUM_HAND_JOINTS, 3))
 
     def _check_finite(self, **tensors: torch.Tensor | None) -> None:
-        if not self.check_inputs or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
-            return
-        if torch.compiler.is_compiling():
+        # A data-dependent check cannot be traced or compiled (ONNX/TorchScript export, torch.compile): skip it there.
+        if not self.check_inputs or torch.jit.is_tracing() or torch.compiler.is_compiling():
             return
         for name, t in tensors.items():
             if t is not None and not bool(torch.isfinite(t).all()):

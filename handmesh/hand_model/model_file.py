@@ -234,6 +234,8 @@ def read_model_file(path: str | os.PathLike) -> HandModelArrays:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(f"hand model file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a readable .npz file (not a zip archive)")
     try:
         # allow_pickle=False: a model file is plain arrays; refusing pickles means opening one cannot run code.
         with np.load(path, allow_pickle=False) as z:

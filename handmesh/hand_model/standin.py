@@ -89,7 +89,8 @@ def _template(rng: np.random.Generator) -> np.ndarray:
         phi = 2 * np.pi * np.arange(_SEG) / _SEG
         # A flattened tube, narrowing towards the top, with a little smooth random wobble.
         width = 0.042 * (1.0 - 0.35 * (y / _LENGTH) ** 2) * (1 + 0.03 * np.sin(3 * phi + rng.uniform(0, 6)))
-        verts[r * _SEG : (r + 1) * _SEG] = np.stack([width * np.cos(phi), np.full(_SEG, y), 0.4 * width * np.sin(phi)], 1)
+        ring = np.stack([width * np.cos(phi), np.full(_SEG, y), 0.4 * width * np.sin(phi)], axis=1)
+        verts[r * _SEG : (r + 1) * _SEG] = ring
     phi = 2 * np.pi * np.arange(_TOP_RING) / _TOP_RING
     verts[768:777] = np.stack([0.015 * np.cos(phi), np.full(_TOP_RING, _LENGTH + 0.004), 0.006 * np.sin(phi)], 1)
     verts[777] = (0.0, _LENGTH + 0.008, 0.0)

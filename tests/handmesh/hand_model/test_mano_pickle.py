@@ -82,63 +82,73 @@ def test_sparse_duplicates_are_summed_like_scipy(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_mano_pickle(p)["J"], m.toarray())
 
 
-def _pickled_chumpy(tmp_path: Path, obj_builder) -> Path:  # type: ignore[no-untyped-def]
-    """Write {'v': <chumpy expression>} with classes pickled under chumpy's module names."""
-    from handmesh.hand_model import standin
+class _Chumpy:
+    """Builds chumpy-like objects and pickles them, Python-2 style, under chumpy's module names."""
 
-    classes: dict[str, type] = {}
+    def __init__(self) -> None:
+        from handmesh.hand_model import standin
 
-    def cls(module: str, name: str) -> type:
-        if name not in classes:
-            classes[name] = type(name, (standin._PickledAs,), {})
-            names[id(classes[name])] = (module, name)
-        return classes[name]
+        self._standin = standin
+        self._classes: dict[tuple[str, str], type] = {}
+        self._names: dict[int, tuple[str, str]] = {}
 
-    names: dict[int, tuple[str, str]] = {}
-    value = obj_builder(cls, standin._chumpy_state)
-    buf = io.BytesIO()
-    standin._Py2Pickler(buf, names).dump({"v": value})
-    p = tmp_path / "expr.pkl"
-    p.write_bytes(buf.getvalue())
-    return p
+    def node(self, module: str, name: str, **terms: Any) -> Any:
+        if (module, name) not in self._classes:
+            cls = type(name, (self._standin._PickledAs,), {})
+            self._classes[(module, name)] = cls
+            self._names[id(cls)] = (module, name)
+        return self._classes[(module, name)](**self._standin._chumpy_state(**terms))
+
+    def ch(self, x: np.ndarray) -> Any:
+        return self.node("chumpy.ch", "Ch", x=x)
+
+    def dump(self, path: Path, value: Any) -> Path:
+        buf = io.BytesIO()
+        self._standin._Py2Pickler(buf, self._names).dump({"v": value})
+        path.write_bytes(buf.getvalue())
+        return path
 
 
 A = np.arange(12.0).reshape(3, 4)
 B = np.linspace(-1, 1, 12).reshape(3, 4)
+CHUMPY_CASES = {
+    "Ch": (lambda c: c.ch(A), A),
+    "Reshape": (lambda c: c.node("chumpy.reordering", "Reshape", a=c.ch(A), newshape=(4, 3)), A.reshape(4, 3)),
+    "transpose": (lambda c: c.node("chumpy.reordering", "transpose", a=c.ch(A), axes=None), A.T),
+    "Select": (
+        lambda c: c.node("chumpy.reordering", "Select", a=c.ch(A), idxs=np.array([5, 0, 11]), preferred_shape=(3,)),
+        A.ravel()[[5, 0, 11]],
+    ),
+    "Concatenate": (
+        lambda c: c.node("chumpy.reordering", "Concatenate", m0=c.ch(A), m1=c.ch(B), axis=1, dterms=["m0", "m1"]),
+        np.concatenate([A, B], axis=1),
+    ),
+    "add": (lambda c: c.node("chumpy.ch_ops", "add", a=c.ch(A), b=c.ch(B)), A + B),
+    "subtract": (lambda c: c.node("chumpy.ch_ops", "subtract", a=c.ch(A), b=c.ch(B)), A - B),
+    "multiply": (lambda c: c.node("chumpy.ch_ops", "multiply", a=c.ch(A), b=c.ch(B)), A * B),
+    "negative": (lambda c: c.node("chumpy.ch_ops", "negative", x=c.ch(A)), -A),
+    "dot": (lambda c: c.node("chumpy.ch_ops", "dot", a=c.ch(A), b=c.ch(B.T)), A @ B.T),
+    "nested": (
+        lambda c: c.node("chumpy.reordering", "Reshape", a=c.node("chumpy.ch_ops", "add", a=c.ch(A), b=c.ch(B)),
+                         newshape=(12,)),
+        (A + B).ravel(),
+    ),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("build", "expected"),
-    [
-        (lambda c, s: c("chumpy.ch", "Ch")(**s(x=A)), A),
-        (lambda c, s: c("chumpy.reordering", "Reshape")(**s(a=c("chumpy.ch", "Ch")(**s(x=A)), newshape=(4, 3))),
-         A.reshape(4, 3)),
-        (lambda c, s: c("chumpy.reordering", "transpose")(**s(a=c("chumpy.ch", "Ch")(**s(x=A)), axes=None)), A.T),
-        (lambda c, s: c("chumpy.reordering", "Select")(
-            **s(a=c("chumpy.ch", "Ch")(**s(x=A)), idxs=np.array([5, 0, 11]), preferred_shape=(3,))),
-         A.ravel()[[5, 0, 11]]),
-        (lambda c, s: c("chumpy.ch_ops", "add")(**s(a=c("chumpy.ch", "Ch")(**s(x=A)), b=c("chumpy.ch", "Ch")(**s(x=B)))),
-         A + B),
-        (lambda c, s: c("chumpy.ch_ops", "subtract")(
-            **s(a=c("chumpy.ch", "Ch")(**s(x=A)), b=c("chumpy.ch", "Ch")(**s(x=B)))), A - B),
-        (lambda c, s: c("chumpy.ch_ops", "multiply")(
-            **s(a=c("chumpy.ch", "Ch")(**s(x=A)), b=c("chumpy.ch", "Ch")(**s(x=B)))), A * B),
-        (lambda c, s: c("chumpy.ch_ops", "negative")(**s(x=c("chumpy.ch", "Ch")(**s(x=A)))), -A),
-        (lambda c, s: c("chumpy.ch_ops", "dot")(**s(a=c("chumpy.ch", "Ch")(**s(x=A)), b=c("chumpy.ch", "Ch")(**s(x=B.T)))),
-         A @ B.T),
-        (lambda c, s: {**(cc := c("chumpy.reordering", "Concatenate")(
-            **s(m0=c("chumpy.ch", "Ch")(**s(x=A)), m1=c("chumpy.ch", "Ch")(**s(x=B)), axis=1, dterms=["m0", "m1"]))
-            ).__dict__} and cc, np.concatenate([A, B], axis=1)),
-    ],
-)  # fmt: skip
-def test_chumpy_expressions_evaluate(tmp_path: Path, build, expected: np.ndarray) -> None:  # type: ignore[no-untyped-def]
-    np.testing.assert_allclose(read_mano_pickle(_pickled_chumpy(tmp_path, build))["v"], expected)
+@pytest.mark.parametrize("case", sorted(CHUMPY_CASES))
+def test_chumpy_expressions_evaluate(tmp_path: Path, case: str) -> None:
+    build, expected = CHUMPY_CASES[case]
+    chumpy = _Chumpy()
+    path = chumpy.dump(tmp_path / "expr.pkl", build(chumpy))
+    np.testing.assert_allclose(read_mano_pickle(path)["v"], expected)
 
 
 def test_unknown_chumpy_class_is_refused(tmp_path: Path) -> None:
-    p = _pickled_chumpy(tmp_path, lambda c, s: c("chumpy.linalg", "Inv")(**s(a=np.eye(2))))
+    chumpy = _Chumpy()
+    path = chumpy.dump(tmp_path / "expr.pkl", chumpy.node("chumpy.linalg", "Inv", a=np.eye(2)))
     with pytest.raises(UnsafePickleError, match=r"chumpy\.linalg\.Inv"):
-        read_mano_pickle(p)
+        read_mano_pickle(path)
 
 
 class _Exploit:
@@ -161,8 +171,13 @@ class _Exploit:
 )
 def test_other_globals_are_refused_and_never_run(tmp_path: Path, fn: Any, dotted: str) -> None:
     marker = tmp_path / "pwned"
-    args = {os.system: (f"touch {marker}",), eval: (f"open({str(marker)!r}, 'w')",),
-            subprocess.Popen: (["touch", str(marker)],), np.load: (str(marker),), getattr: ("abc", "upper")}[fn]  # fmt: skip
+    args = {
+        os.system: (f"touch {marker}",),
+        eval: (f"open({str(marker)!r}, 'w')",),
+        subprocess.Popen: (["touch", str(marker)],),
+        np.load: (str(marker),),
+        getattr: ("abc", "upper"),
+    }[fn]
     p = tmp_path / "MANO_RIGHT.pkl"
     p.write_bytes(pickle.dumps({"v_template": _Exploit(fn, *args)}, protocol=2, fix_imports=False))
     with pytest.raises(UnsafePickleError, match=f"refusing to load global '{dotted}'"):

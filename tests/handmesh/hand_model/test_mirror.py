@@ -21,8 +21,8 @@ from handmesh.hand_model.mirror import (
     mirror_rotation_matrix,
 )
 from handmesh.hand_model.model import HandModel
-from handmesh.hand_model.model_file import HandModelArrays
-from handmesh.hand_model.standin import standin_closed_faces
+from handmesh.hand_model.model_file import HandModelArrays, write_model_file
+from handmesh.hand_model.standin import standin_closed_faces, write_mano_style_pickle
 
 ATOL = 2e-6
 
@@ -55,8 +55,9 @@ def test_left_output_is_the_mirrored_right_output(right_arrays: HandModelArrays,
 
 
 def test_left_pca_coefficients_mirror_through_the_basis(right_arrays: HandModelArrays) -> None:
-    _assert_mirrored(HandModel(right_arrays, use_pca=True, num_pca_comps=10),
-                     HandModel(mirror_model_arrays(right_arrays), use_pca=True, num_pca_comps=10), pca=True)  # fmt: skip
+    right = HandModel(right_arrays, use_pca=True, num_pca_comps=10)
+    left = HandModel(mirror_model_arrays(right_arrays), use_pca=True, num_pca_comps=10)
+    _assert_mirrored(right, left, pca=True)
 
 
 def test_mirrored_rotation_matrices_as_input(right_arrays: HandModelArrays) -> None:
@@ -93,11 +94,7 @@ def test_mano_left_file_shapedirs_are_fixed(mano_dir: Path, right_arrays: HandMo
 
 def test_left_fix_checks_against_the_right_model(tmp_path: Path, mano_dir: Path, right_arrays: HandModelArrays) -> None:
     """A left file whose shapedirs were fixed already is left alone when the right model is at hand."""
-    from handmesh.hand_model.model_file import write_model_file
-
     fixed_left = load_mano_pickle(mano_dir / "MANO_LEFT.pkl")
-    from handmesh.hand_model.standin import write_mano_style_pickle
-
     data = {
         "v_template": fixed_left.v_template, "f": fixed_left.faces, "shapedirs": fixed_left.shapedirs,
         "posedirs": fixed_left.posedirs, "J_regressor": fixed_left.J_regressor, "weights": fixed_left.weights,

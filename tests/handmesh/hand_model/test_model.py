@@ -20,7 +20,8 @@ ATOL = 1e-5  # metres: float32 round-off of two LBS implementations on a 0.2 m h
 
 def _params(B: int, seed: int = 0, scale: float = 0.4) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, 3, generator=g) * scale, torch.randn(B, 45, generator=g) * scale, torch.randn(B, 10, generator=g)
+    go = torch.randn(B, 3, generator=g) * scale
+    return go, torch.randn(B, 45, generator=g) * scale, torch.randn(B, 10, generator=g)
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def smplx_mano(plain_mano_dir: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("flat_hand_mean", [False, True])
-def test_vertices_equal_smplx_mano(mano_dir: Path, smplx_mano, flat_hand_mean: bool) -> None:  # type: ignore[no-untyped-def]
+def test_vertices_equal_smplx_mano(mano_dir: Path, smplx_mano, flat_hand_mean: bool) -> None:  # type: ignore
     ours = HandModel(load_mano_pickle(mano_dir / "MANO_RIGHT.pkl"), flat_hand_mean=flat_hand_mean)
     ref = smplx_mano(use_pca=False, flat_hand_mean=flat_hand_mean)
     go, hp, betas = _params(4)
@@ -79,7 +80,9 @@ def test_rest_joints_are_regressed_from_the_template(right_arrays: HandModelArra
 
 @pytest.mark.parametrize("finger", ["index", "middle", "pinky", "ring", "thumb"])
 @pytest.mark.parametrize("level", [0, 1, 2])
-def test_bending_one_finger_joint_moves_only_that_finger(right_arrays: HandModelArrays, finger: str, level: int) -> None:
+def test_bending_one_finger_joint_moves_only_that_finger(
+    right_arrays: HandModelArrays, finger: str, level: int
+) -> None:
     model = HandModel(right_arrays, flat_hand_mean=True)
     zeros = torch.zeros(1, 15, 3)
     rest = model(torch.zeros(1, 3), zeros, torch.zeros(1, 10))
@@ -169,7 +172,7 @@ def test_21_keypoints_by_name(right_arrays: HandModelArrays) -> None:
         ((torch.zeros(2, 3), torch.zeros(2, 45), torch.zeros(2, 10), torch.zeros(2, 2)), r"transl: expected shape"),
     ],
 )
-def test_bad_shapes_name_the_argument(right_arrays: HandModelArrays, args, pattern: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_shapes_name_the_argument(right_arrays: HandModelArrays, args, pattern: str) -> None:  # type: ignore
     with pytest.raises(ValueError, match=pattern):
         HandModel(right_arrays)(*args)
 
@@ -211,3 +214,33 @@ def test_model_moves_with_to(right_arrays: HandModelArrays) -> None:
     out = model(*(p.double() for p in _params(1)))
     assert out.vertices.dtype == torch.float64
     assert np.isfinite(out.vertices.detach().numpy()).all()
+
+
+@pytest.mark.filterwarnings("ignore")  # TorchScript-exporter deprecation and shape-check tracer notes
+def test_onnx_export_with_dynamic_batch(right_arrays: HandModelArrays) -> None:
+    """The network exports 6D -> matrices -> hand model in one graph; the batch size must stay dynamic."""
+    import io
+
+    ort = pytest.importorskip("onnxruntime")
+    model = HandModel(right_arrays).eval()
+
+    class Head(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hand = model
+
+        def forward(self, x6: torch.Tensor, betas: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            R = rot6d_to_matrix(x6)  # (B, 16, 3, 3)
+            out = self.hand(R[:, 0], R[:, 1:], betas)
+            return out.vertices, out.joints
+
+    f = io.BytesIO()
+    torch.onnx.export(Head(), (torch.randn(2, 16, 6), torch.zeros(2, 10)), f, dynamo=False,
+                      input_names=["x6", "betas"], dynamic_axes={"x6": {0: "B"}, "betas": {0: "B"}})  # fmt: skip
+    session = ort.InferenceSession(f.getvalue())
+    g = torch.Generator().manual_seed(2)
+    x6, betas = torch.randn(3, 16, 6, generator=g), torch.randn(3, 10, generator=g)
+    verts, joints = session.run(None, {"x6": x6.numpy(), "betas": betas.numpy()})
+    ref_v, ref_j = Head()(x6, betas)
+    torch.testing.assert_close(torch.from_numpy(verts), ref_v, atol=1e-5, rtol=0)
+    torch.testing.assert_close(torch.from_numpy(joints), ref_j, atol=1e-5, rtol=0)
