@@ -50,7 +50,8 @@ def _models(mano_dir: str | None) -> list[tuple[str, torch.nn.Module, float]]:
         try:
             model = build_hand_model(name, "right", mano_dir if name == "mano" else None)
         except HandmeshError as e:
-            print(f"# {name}: not available ({str(e).split('.')[0]})")
+            reason = str(e).split(" (looked in")[0]
+            print(f"# {name}: not available: {reason[:110]}")
             continue
         models.append((name, model, (time.perf_counter() - t0) * 1e3))
     if not any(label == "mano" for label, _, _ in models):

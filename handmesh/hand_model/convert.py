@@ -11,8 +11,9 @@ from handmesh.errors import DataError
 from handmesh.hand_model.keypoints import JOINT_NAMES_21, MANO16_TO_21, TIP_VERTEX_IDS
 from handmesh.hand_model.mano_pickle import load_mano_pickle, read_mano_pickle, side_from_filename
 from handmesh.hand_model.model_file import HandModelArrays, read_model_file, write_model_file
+from handmesh.hand_model.winding import boundary_edge_count, signed_volume
 
-__all__ = ["convert_mano_pickle", "describe_model_file", "signed_volume", "boundary_edge_count"]
+__all__ = ["convert_mano_pickle", "describe_model_file"]
 
 
 def convert_mano_pickle(
@@ -40,21 +41,6 @@ def convert_mano_pickle(
         raise DataError(f"{src}: the output would overwrite the input; pass another output path")
     arrays = load_mano_pickle(src, is_right=is_right, fix_left=fix_left)
     return write_model_file(dst, arrays)
-
-
-def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Signed volume ``sum(det(v0, v1, v2)) / 6`` of ``vertices (V, 3)`` and ``faces (F, 3)``: positive when the
-    faces are wound outward (for an open mesh like MANO's, the small wrist opening barely changes it)."""
-    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
-    return float(np.einsum("ij,ij->i", tri[:, 0], np.cross(tri[:, 1], tri[:, 2])).sum() / 6.0)
-
-
-def boundary_edge_count(faces: np.ndarray) -> int:
-    """Edges used by exactly one triangle (0 for a watertight mesh, 16 at MANO's wrist)."""
-    f = np.asarray(faces, dtype=np.int64)
-    edges = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    _, counts = np.unique(edges, axis=0, return_counts=True)
-    return int((counts == 1).sum())
 
 
 def _tip_convention(tips: np.ndarray) -> str:

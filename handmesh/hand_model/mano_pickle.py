@@ -14,6 +14,9 @@ function, so the loader is a restricted unpickler: it resolves only
 
 and refuses every other global with :class:`UnsafePickleError` naming it.
 
+Faces: whatever the file holds, the loaded faces are wound outward
+(:func:`~handmesh.hand_model.winding.orient_faces_outward`).
+
 Left hands: the official ``MANO_LEFT.pkl`` stores the right model's ``shapedirs`` unchanged, so the same betas make
 differently shaped left and right hands (smplx issue #48). The left model's x axis is mirrored, so the x component of
 its ``shapedirs`` must change sign; :func:`load_mano_pickle` does that (see :func:`fix_left_shapedirs`).
@@ -33,6 +36,7 @@ import numpy as np
 from handmesh.errors import DataError, MissingFileError
 from handmesh.hand_model.keypoints import MANO_TIP_VERTEX_IDS
 from handmesh.hand_model.model_file import HandModelArrays, arrays_from_mapping
+from handmesh.hand_model.winding import orient_faces_outward
 
 __all__ = [
     "UnsafePickleError",
@@ -415,10 +419,13 @@ def mano_dict_to_arrays(
             raise DataError(f"{source}: '{key}' has shape {got}, expected {shape} (MANO)")
     parents = np.asarray(data["kintree_table"])[0].astype(np.int64)
     parents[0] = -1  # stored as 4294967295 (uint32 -1)
+    # Our contract is outward winding on both sides; a left model mirrored from the right one without re-winding
+    # its faces would face inward, so check rather than trust the file.
+    faces, _ = orient_faces_outward(np.asarray(data["v_template"]), np.asarray(data["f"]).astype(np.int64))
     return arrays_from_mapping(
         {
             "v_template": data["v_template"],
-            "faces": np.asarray(data["f"]).astype(np.int64),
+            "faces": faces,
             "shapedirs": data["shapedirs"],
             "posedirs": data["posedirs"],
             "J_regressor": data["J_regressor"],

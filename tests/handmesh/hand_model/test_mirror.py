@@ -11,8 +11,8 @@ import torch
 
 from handmesh.geometry.rotations import axis_angle_to_matrix
 from handmesh.hand_model.build import build_hand_model
-from handmesh.hand_model.convert import signed_volume
-from handmesh.hand_model.mano_pickle import load_mano_pickle
+from handmesh.hand_model.winding import signed_volume
+from handmesh.hand_model.mano_pickle import load_mano_pickle, read_mano_pickle
 from handmesh.hand_model.mirror import (
     flip_face_winding,
     mirror_axis_angle,
@@ -143,3 +143,15 @@ def test_open_hand_asset_mirror_and_winding(side: str) -> None:
     assert signed_volume(v, model.faces.numpy()) > 0
     if side == "left":
         _assert_mirrored(build_hand_model("open", "right"), model)
+
+
+@pytest.mark.parametrize("side", ["RIGHT", "LEFT"])
+def test_inward_faces_in_a_mano_file_are_rewound(tmp_path: Path, mano_dir: Path, side: str) -> None:
+    """A left file that mirrored the vertices but kept the right faces would face inward: loading rewinds it."""
+    good = load_mano_pickle(mano_dir / f"MANO_{side}.pkl")
+    data = read_mano_pickle(mano_dir / f"MANO_{side}.pkl")
+    data["f"] = flip_face_winding(np.asarray(data["f"]))  # inward
+    write_mano_style_pickle(tmp_path / f"MANO_{side}.pkl", data)
+    loaded = load_mano_pickle(tmp_path / f"MANO_{side}.pkl", right_reference=mano_dir / "MANO_RIGHT.pkl")
+    np.testing.assert_array_equal(loaded.faces, good.faces)
+    assert signed_volume(loaded.v_template, loaded.faces) > 0

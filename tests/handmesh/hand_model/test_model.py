@@ -244,3 +244,14 @@ def test_onnx_export_with_dynamic_batch(right_arrays: HandModelArrays) -> None:
     ref_v, ref_j = Head()(x6, betas)
     torch.testing.assert_close(torch.from_numpy(verts), ref_v, atol=1e-5, rtol=0)
     torch.testing.assert_close(torch.from_numpy(joints), ref_j, atol=1e-5, rtol=0)
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(right_arrays: HandModelArrays) -> None:
+    model = HandModel(right_arrays)
+    params = _params(8)
+    ref = model(*params)
+    out = model.to("cuda")(*(p.cuda() for p in params))
+    assert out.vertices.device.type == "cuda" and out.faces.device.type == "cuda"
+    torch.testing.assert_close(out.vertices.cpu(), ref.vertices, atol=1e-5, rtol=0)
+    torch.testing.assert_close(out.joints.cpu(), ref.joints, atol=1e-5, rtol=0)
