@@ -12,7 +12,10 @@ Where things are:
     mirror.py       left models from right ones; mirroring poses and points
     keypoints.py    joint names, MANO16_TO_21, fingertip vertex conventions
     freihand.py     FreiHAND's 61-number MANO annotation <-> camera-frame mesh and keypoints
+    convert.py      MANO .pkl -> .npz once; describing model files (handmesh-mano)
+    winding.py      outward face winding checks
     standin.py      a MANO-format stand-in model for tests and benchmarks without MANO
+    open_hand/      the generator of the shipped licence-free hand (handmesh/assets/open_hand_right.npz)
 """
 
 from handmesh.hand_model.build import build_hand_model, find_mano_file, load_model_arrays
