@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from handmesh.cli._common import user_errors_exit
@@ -17,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handmesh-mano",
         description="Read MANO_RIGHT.pkl / MANO_LEFT.pkl without chumpy (a restricted unpickler that refuses "
-        "any code) and write the compact .npz that handmesh loads fastest.",
+        "any code) and write the compact .npz that handmesh prefers.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     conv = sub.add_parser("convert", help="write FILE.npz beside each MANO FILE.pkl (or to -o)")
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``handmesh-mano``."""
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # the loader reports the left-hand fix
     if args.command == "info":
         from handmesh.hand_model.convert import describe_model_file
 

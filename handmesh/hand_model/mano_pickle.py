@@ -25,6 +25,7 @@ its ``shapedirs`` must change sign; :func:`load_mano_pickle` does that (see :fun
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pickle
 from collections.abc import Callable
@@ -48,6 +49,9 @@ __all__ = [
     "fix_left_shapedirs",
     "side_from_filename",
 ]
+
+
+_log = logging.getLogger(__name__)
 
 
 class UnsafePickleError(DataError):
@@ -474,7 +478,14 @@ def load_mano_pickle(
     if not is_right and fix_left:
         right = _right_shapedirs(path, right_reference)
         if np.shape(data.get("shapedirs")) == MANO_SHAPES["shapedirs"]:
-            data["shapedirs"], _ = fix_left_shapedirs(np.asarray(data["shapedirs"]), right)
+            data["shapedirs"], applied = fix_left_shapedirs(np.asarray(data["shapedirs"]), right)
+            how = "checked against the right model" if right is not None else "no right model beside it to check"
+            _log.info(
+                "%s: %s (%s)",
+                path,
+                "negated the x component of shapedirs (smplx issue #48)" if applied else "shapedirs already mirrored",
+                how,
+            )
     return mano_dict_to_arrays(data, str(path), is_right=is_right)
 
 

@@ -14,11 +14,15 @@ from handmesh.hand_model.mano_pickle import load_mano_pickle
 from handmesh.hand_model.model_file import read_model_file
 
 
-def test_convert_round_trip(tmp_path: Path, mano_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_convert_round_trip(
+    tmp_path: Path, mano_dir: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     for side in ("RIGHT", "LEFT"):
         shutil.copy(mano_dir / f"MANO_{side}.pkl", tmp_path / f"MANO_{side}.pkl")
-    assert main(["convert", str(tmp_path / "MANO_RIGHT.pkl"), str(tmp_path / "MANO_LEFT.pkl")]) == 0
+    with caplog.at_level("INFO"):
+        assert main(["convert", str(tmp_path / "MANO_RIGHT.pkl"), str(tmp_path / "MANO_LEFT.pkl")]) == 0
     assert "wrote" in capsys.readouterr().out
+    assert "negated the x component of shapedirs (smplx issue #48) (checked against the right model)" in caplog.text
     for side in ("RIGHT", "LEFT"):
         npz, pkl = read_model_file(tmp_path / f"MANO_{side}.npz"), load_mano_pickle(tmp_path / f"MANO_{side}.pkl")
         assert npz.is_right == (side == "RIGHT")
