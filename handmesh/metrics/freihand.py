@@ -65,6 +65,8 @@ class EvalResult:
     Attributes:
         num_samples: samples given.
         bad_indices: positions whose prediction had a NaN or inf (excluded from every metric).
+        excluded_indices: positions left out on request (``exclude``), e.g. unreadable images.
+        vertex_counts: (predicted, ground truth) vertices per mesh; None without vertices.
         mpjpe_mm, pa_mpjpe_mm, rr_mpjpe_mm: keypoint errors.
         auc_joints, auc_pa_joints: keypoint AUC, unaligned and aligned.
         mpvpe_mm, pa_mpvpe_mm, auc_verts, auc_pa_verts: vertex metrics; None without vertices or when the
@@ -94,11 +96,13 @@ class EvalResult:
     f_thresholds_mm: tuple[float, ...] = ()
     fscore: tuple[float, ...] | None = None
     fscore_unaligned: tuple[float, ...] | None = None
+    excluded_indices: list[int] = field(default_factory=list)
+    vertex_counts: tuple[int, int] | None = None
 
     @property
     def num_evaluated(self) -> int:
         """Samples that entered the metrics."""
-        return self.num_samples - len(self.bad_indices)
+        return self.num_samples - len(self.bad_indices) - len(self.excluded_indices)
 
     def official_scores(self) -> dict[str, float]:
         """The keys of the official ``scores.txt``: means in cm, AUCs in [0, 1], -1 where not computed."""
@@ -137,6 +141,8 @@ class EvalResult:
             "num_samples": self.num_samples,
             "num_evaluated": self.num_evaluated,
             "bad_indices": list(self.bad_indices),
+            "excluded_indices": list(self.excluded_indices),
+            "vertex_counts": list(self.vertex_counts) if self.vertex_counts is not None else None,
             "metrics_mm": metrics_mm,
             "auc_0_50mm": auc,
             "fscore": fs,
@@ -177,10 +183,20 @@ class EvalResult:
         width = max(len(name) for name, _ in rows)
         lines = [f"FreiHAND metrics over {self.num_evaluated} of {self.num_samples} samples"]
         lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+        if self.vertex_counts is not None and self.vertex_counts[0] != self.vertex_counts[1]:
+            lines.append(f"  predicted meshes have {self.vertex_counts[0]} vertices, the ground truth "
+                         f"{self.vertex_counts[1]}: no vertex errors; F-scores use the keypoint alignment, as the "
+                         f"official evaluation does")
         if self.bad_indices:
-            shown = ", ".join(map(str, self.bad_indices[:10])) + (" ..." if len(self.bad_indices) > 10 else "")
-            lines.append(f"  excluded {len(self.bad_indices)} predictions with NaN/inf: {shown}")
+            lines.append(f"  excluded {len(self.bad_indices)} predictions with NaN/inf: {_shown(self.bad_indices)}")
+        if self.excluded_indices:
+            lines.append(f"  left out {len(self.excluded_indices)} samples (unreadable images): "
+                         f"{_shown(self.excluded_indices)}")
         return "\n".join(lines)
+
+
+def _shown(indices: list[int], limit: int = 10) -> str:
+    return ", ".join(map(str, indices[:limit])) + (" ..." if len(indices) > limit else "")
 
 
 def pck_curve(distances: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
@@ -207,6 +223,7 @@ def evaluate(
     auc_range: tuple[float, float] = AUC_RANGE,
     auc_steps: int = AUC_STEPS,
     root_index: int = ROOT_INDEX,
+    exclude: np.ndarray | None = None,
 ) -> EvalResult:
     """Compute the FreiHAND metrics (see the module docstring for the definitions).
 
@@ -219,6 +236,8 @@ def evaluate(
         auc_range: PCK threshold range, metres. Default: (0, 0.05).
         auc_steps: number of PCK thresholds. Default: 100.
         root_index: keypoint subtracted for RR-MPJPE. Default: 0 (wrist).
+        exclude: (N,) bool, samples to leave out for a reason other than their numbers (e.g. an unreadable
+            image); listed in ``excluded_indices``. Default: none.
 
     Raises:
         DataError: shapes disagree, or the ground truth holds NaN/inf.
@@ -243,7 +262,9 @@ def evaluate(
     bad = ~np.isfinite(pred_xyz).all(axis=(1, 2))
     if has_verts:
         bad |= ~np.isfinite(pred_verts).all(axis=(1, 2))
-    ok = ~bad
+    excluded = np.zeros(n, bool) if exclude is None else np.asarray(exclude, bool).reshape(n)
+    bad &= ~excluded
+    ok = ~bad & ~excluded
     thresholds = np.linspace(auc_range[0], auc_range[1], auc_steps)
     pck: dict[str, np.ndarray] = {}
 
@@ -264,6 +285,7 @@ def evaluate(
     result = EvalResult(
         num_samples=n,
         bad_indices=[int(i) for i in np.flatnonzero(bad)],
+        excluded_indices=[int(i) for i in np.flatnonzero(excluded)],
         mpjpe_mm=mean_mm(d_xyz),
         pa_mpjpe_mm=mean_mm(d_xyz_al),
         rr_mpjpe_mm=mean_mm(d_rr),
@@ -277,6 +299,7 @@ def evaluate(
         return result
 
     pv, gv = pred_verts[ok], gt_verts[ok]
+    result.vertex_counts = (int(pred_verts.shape[1]), int(gt_verts.shape[1]))
     same_topology = pv.shape[1] == gv.shape[1]
     if same_topology:
         d_v = _distance(pv, gv)
