@@ -109,3 +109,25 @@ def test_open_hand_if_built() -> None:
     # Realistic size: wrist to middle fingertip about 18-19 cm (allow 16-21 cm).
     length = (out.joints[:, 12] - out.joints[:, 0]).norm(dim=-1)
     assert bool(((length > 0.16) & (length < 0.21)).all()), length
+
+
+def test_open_side_selection_with_a_stand_in_asset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, right_arrays
+) -> None:  # type: ignore[no-untyped-def]
+    """The "open" path (asset file -> right model, mirrored for the left), independent of the shipped asset."""
+    import handmesh.hand_model.build as build
+    from handmesh.hand_model.mirror import mirror_axis_angle, mirror_points
+    from handmesh.hand_model.model_file import write_model_file
+
+    write_model_file(tmp_path / build.OPEN_HAND_ASSET, right_arrays.replace(name="open"))
+    monkeypatch.setattr(build, "_ASSETS", tmp_path)
+    right, left = build_hand_model("open", "right"), build_hand_model("open", "left")
+    assert right.name == left.name == "open" and right.is_right and not left.is_right
+    g = torch.Generator().manual_seed(3)
+    go, hp = torch.randn(2, 3, generator=g), torch.randn(2, 45, generator=g) * 0.3
+    betas = torch.randn(2, 10, generator=g)
+    r, lo = right(go, hp, betas), left(mirror_axis_angle(go), mirror_axis_angle(hp), betas)
+    torch.testing.assert_close(lo.joints, mirror_points(r.joints), atol=2e-6, rtol=0)
+    (tmp_path / build.OPEN_HAND_ASSET).unlink()
+    with pytest.raises(MissingFileError, match="open hand asset is missing"):
+        build_hand_model("open")
