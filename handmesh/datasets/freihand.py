@@ -196,12 +196,16 @@ class FreiHANDDataset(Dataset):
         names = self._image_names()
         n = len(self.annotations)
         found = tuple(
-            v for k, v in enumerate(VERSIONS) if any(f"{int(i + n * k):08d}.jpg" in names for i in self.annotation_indices)
+            v
+            for k, v in enumerate(VERSIONS)
+            if any(f"{int(i + n * k):08d}.jpg" in names for i in self.annotation_indices)
         )
         if versions is not None:
             unknown = [v for v in versions if v not in VERSIONS]
             if unknown or not versions:
-                raise ConfigError(f"FreiHAND versions {list(versions)}: expected a non-empty subset of {list(VERSIONS)}")
+                raise ConfigError(
+                    f"FreiHAND versions {list(versions)}: expected a non-empty subset of {list(VERSIONS)}"
+                )
             absent = [v for v in versions if v not in found]
             if absent and found and not self.skip_bad:
                 raise DataError(

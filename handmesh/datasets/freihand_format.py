@@ -58,7 +58,7 @@ def annotation_path(root: str | os.PathLike, split: str, kind: str) -> Path:
 
 
 def image_id(index: int | np.ndarray, version: str, num_annotations: int) -> int | np.ndarray:
-    """Image id of annotation ``index`` in image ``version``: ``index + num_annotations * k`` (k = position in VERSIONS).
+    """Image id of annotation ``index`` in image ``version``: ``index + num_annotations * k``, k = position in VERSIONS.
 
     Args:
         index: annotation index (or an integer array of them), 0 <= index < num_annotations.
@@ -123,7 +123,8 @@ def check_layout(
     root = Path(root)
     if not root.is_dir():
         raise MissingFileError(f"FreiHAND folder {root} does not exist; {expected_layout(root)}")
-    missing = [annotation_path(root, split, k).name for k in annotations if not annotation_path(root, split, k).is_file()]
+    paths = [annotation_path(root, split, k) for k in annotations]
+    missing = [p.name for p in paths if not p.is_file()]
     if images and not (root / split / "rgb").is_dir():
         missing.append(f"{split}/rgb/ (folder of %08d.jpg images)")
     if masks and not (root / "training" / "mask").is_dir():
