@@ -247,3 +247,14 @@ def test_fix_left_shapedirs_logic() -> None:
     blind, applied_blind = fix_left_shapedirs(right.copy(), None)  # no right model at hand: always fixed
     assert applied_blind
     np.testing.assert_array_equal(blind[:, 0], -right[:, 0])
+
+
+def test_loading_needs_neither_scipy_nor_chumpy(mano_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Users install neither: block both imports and load the official-format files."""
+    import sys
+
+    for name in ("scipy", "scipy.sparse", "chumpy"):
+        monkeypatch.setitem(sys.modules, name, None)  # any `import scipy` now raises ImportError
+    right = load_mano_pickle(mano_dir / "MANO_RIGHT.pkl")
+    left = load_mano_pickle(mano_dir / "MANO_LEFT.pkl")
+    assert right.J_regressor.shape == left.J_regressor.shape == (16, 778)
