@@ -8,7 +8,7 @@ The numba kernels compile on first use (about a second per kernel, then cached o
 """
 
 from handmesh.render.draw import HAND_BONES, HAND_PARENTS, KEYPOINT_COLORS, draw_skeleton, draw_wireframe
-from handmesh.render.mesh import DEFAULT_SKIN, SKIN_TONES, Light, Mesh
+from handmesh.render.mesh import DEFAULT_SKIN, SKIN_TONES, Light, Mesh, is_closed
 from handmesh.render.rasterize import DEFAULT_NEAR, Fragments, pack_meshes, rasterize
 from handmesh.render.renderer import RenderResult, overlay, render
 
@@ -25,6 +25,7 @@ __all__ = [
     "RenderResult",
     "draw_skeleton",
     "draw_wireframe",
+    "is_closed",
     "overlay",
     "pack_meshes",
     "rasterize",

@@ -61,6 +61,25 @@ class Mesh:
         self.color = np.clip(color, 0.0, 1.0)
 
 
+def is_closed(faces: np.ndarray) -> bool:
+    """Whether a triangle mesh is closed: every edge is shared by exactly two faces, in opposite directions.
+
+    Back-face culling is exact only for closed meshes: through the wrist opening of MANO (open) one sees the inside
+    of the hand, which culling would drop. Render open meshes with ``cull_backfaces=False``.
+
+    Args:
+        faces: ``(F, 3)`` int vertex indices.
+    """
+    f = np.asarray(faces, dtype=np.int64)
+    if f.ndim != 2 or f.shape[1] != 3 or not len(f):
+        return False
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    n = int(f.max()) + 1
+    fwd = np.unique(edges[:, 0] * n + edges[:, 1])
+    rev = np.unique(edges[:, 1] * n + edges[:, 0])
+    return len(fwd) == len(edges) and np.array_equal(fwd, rev)
+
+
 @dataclass
 class Light:
     """One directional light plus ambient light; Blinn-Phong shading.

@@ -1,0 +1,327 @@
+"""Plausible random hand poses: per-joint limits in anatomical axes, correlated finger curls, a self-intersection
+test on finger capsules, and global orientations that mostly show the palm or the back of the hand to the camera.
+
+Anatomical axes come from the model's own rest pose, so the sampler works for MANO and the open hand alike:
+
+* ``u``: wrist -> middle-finger MCP (the hand's "up"), ``r``: pinky MCP -> index MCP (towards the thumb),
+  ``n``: out of the palm. For a right hand ``n = r x u`` (right hand, palm towards you, fingers up: the thumb is on
+  your right); for a left hand ``n = -(r x u)``.
+* A finger joint flexes about ``b x n`` (``b`` its rest bone direction): a positive angle turns the bone towards the
+  palm (Rodrigues: ``R b = b cos t + n sin t``). It spreads (ab/adducts) about ``n`` and twists about ``b``.
+* The thumb curls towards the palm's centre, a direction between ``n`` and ``-r``.
+
+Rotations are MANO's local joint rotations; in the rest pose every joint frame is aligned with the model frame, so
+an axis-angle ``flex * (b x n) + spread * n + twist * b`` built from rest-pose vectors is the joint's absolute
+rotation (not relative to ``hands_mean``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from handmesh.hand_model import MANO_PARENTS
+
+# MANO finger chains (proximal to distal) in the fingertip order of ``tip_vertex_ids``: thumb, index, middle, ring,
+# pinky.
+_CHAINS: tuple[tuple[int, int, int], ...] = ((13, 14, 15), (1, 2, 3), (4, 5, 6), (10, 11, 12), (7, 8, 9))
+
+# Joint limits in radians, per level (proximal, middle, distal): (flex min, flex max, spread, twist); spread and
+# twist are symmetric. Long fingers: MCP, PIP, DIP. Thumb: CMC, MCP, IP. Ranges follow the usual active ranges of
+# motion, trimmed so that extreme combinations stay rare.
+FINGER_LIMITS: tuple[tuple[float, float, float, float], ...] = (
+    (-0.25, 1.45, 0.30, 0.08),
+    (-0.05, 1.70, 0.04, 0.04),
+    (-0.10, 1.25, 0.03, 0.03),
+)
+THUMB_LIMITS: tuple[tuple[float, float, float, float], ...] = (
+    (-0.30, 0.90, 0.50, 0.35),
+    (-0.20, 1.00, 0.15, 0.10),
+    (-0.30, 1.30, 0.05, 0.05),
+)
+
+# Sideways direction of spreading for index, middle, ring, pinky: +1 turns towards the thumb side (+r).
+_SPREAD_SIGN = (1.0, 0.15, -0.6, -1.0)
+
+# Capsule radii (metres) for the self-intersection test and the allowed interpenetration.
+FINGER_RADIUS = 0.0075
+THUMB_RADIUS = 0.0085
+PALM_HALF_THICKNESS = 0.011
+INTERSECTION_TOLERANCE = 0.003
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+
+
+def rotation_matrix(axis_angle: np.ndarray) -> np.ndarray:
+    """Rodrigues: ``(..., 3)`` axis-angle -> ``(..., 3, 3)`` rotation matrices (float64)."""
+    aa = np.asarray(axis_angle, np.float64)
+    theta = np.linalg.norm(aa, axis=-1, keepdims=True)[..., None]  # (..., 1, 1)
+    k = aa / np.maximum(theta[..., 0], 1e-12)
+    kx, ky, kz = k[..., 0], k[..., 1], k[..., 2]
+    zero = np.zeros_like(kx)
+    Kx = np.stack([np.stack([zero, -kz, ky], -1), np.stack([kz, zero, -kx], -1), np.stack([-ky, kx, zero], -1)], -2)
+    eye = np.broadcast_to(np.eye(3), Kx.shape)
+    return eye + np.sin(theta) * Kx + (1.0 - np.cos(theta)) * (Kx @ Kx)
+
+
+@dataclass(frozen=True)
+class HandFrame:
+    """Anatomical axes of a hand model's rest pose and per-joint rotation axes.
+
+    Attributes:
+        up: ``(3,)`` wrist -> middle MCP, unit.
+        thumbward: ``(3,)`` ``up x palm``: towards the thumb for a right hand, away from it for a left hand (so that
+            ``(thumbward, up, palm)`` is right-handed).
+        palm: ``(3,)`` unit normal out of the palm.
+        flex_axes: ``(15, 3)`` flexion axis per MANO finger joint 1..15 (positive = towards the palm).
+        spread_axes: ``(15, 3)`` ab/adduction axis per joint.
+        twist_axes: ``(15, 3)`` rest bone direction per joint.
+        is_right: the model's side.
+    """
+
+    up: np.ndarray
+    thumbward: np.ndarray
+    palm: np.ndarray
+    flex_axes: np.ndarray
+    spread_axes: np.ndarray
+    twist_axes: np.ndarray
+    is_right: bool
+
+    @classmethod
+    def from_model(cls, model) -> HandFrame:
+        """Derive the axes from ``model.rest_joints()`` and the fingertip vertices of ``model.v_template``."""
+        with torch.no_grad():
+            joints = model.rest_joints()[0].double().cpu().numpy()  # (16, 3)
+            tips = model.v_template[model.tip_vertex_ids].double().cpu().numpy()  # (5, 3)
+        return cls.from_points(joints, tips, bool(model.is_right))
+
+    @classmethod
+    def from_points(cls, joints16: np.ndarray, tips: np.ndarray, is_right: bool) -> HandFrame:
+        """Axes from rest joints ``(16, 3)`` (MANO order) and fingertips ``(5, 3)`` (thumb..pinky)."""
+        j = np.asarray(joints16, np.float64)
+        up = _unit(j[4] - j[0])
+        toward_index = _unit(j[1] - j[7])
+        palm = _unit(np.cross(toward_index, up)) * (1.0 if is_right else -1.0)
+        thumbward = np.cross(up, palm)
+        thumb_toward = toward_index  # the thumb sits on the index side for both sides
+        flex, spread, twist = np.zeros((15, 3)), np.zeros((15, 3)), np.zeros((15, 3))
+        for finger, chain in enumerate(_CHAINS):
+            for level, jid in enumerate(chain):
+                child = j[chain[level + 1]] if level < 2 else tips[finger]
+                b = _unit(child - j[jid])
+                if finger == 0:
+                    # The thumb curls across the palm: towards the palm and towards the little finger.
+                    bend = _unit(0.7 * palm - 0.7 * thumb_toward)
+                else:
+                    bend = palm
+                bend = _unit(bend - np.dot(bend, b) * b)
+                flex[jid - 1] = np.cross(b, bend)
+                spread[jid - 1] = bend
+                twist[jid - 1] = b
+        return cls(up, thumbward, palm, flex, spread, twist, is_right)
+
+    def canonical_rotation(self) -> np.ndarray:
+        """``(3, 3)`` rotation taking the hand into the camera frame palm-first (palm normal to -z, towards the
+        camera), fingers up (``up`` to -y in image coordinates)."""
+        A = np.stack([self.thumbward, self.up, self.palm], axis=1)  # columns: the hand's axes
+        C = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # their targets, as columns
+        return C @ A.T
+
+
+def sample_finger_pose(rng: np.random.Generator, frame: HandFrame, damping: float = 1.0) -> np.ndarray:
+    """One random finger pose.
+
+    Fingers share a global curl (open hands, half-closed hands and fists are all common) with per-finger
+    deviations, PIP and DIP flexion are coupled as in real fingers, and a few fingers move independently (pointing,
+    counting gestures).
+
+    Args:
+        rng: the random stream.
+        frame: the model's :class:`HandFrame`.
+        damping: multiplies every angle (1 = full range; retries after a self-intersection use less).
+            Default: 1.0.
+
+    Returns:
+        ``(15, 3)`` absolute axis-angle rotations of MANO joints 1..15 (radians, model frame).
+    """
+    style = rng.random()
+    if style < 0.3:
+        curl = rng.uniform(0.0, 0.25)
+    elif style < 0.7:
+        curl = rng.uniform(0.1, 0.7)
+    else:
+        curl = rng.uniform(0.55, 1.0)
+    spread = rng.uniform(0.0, 1.0) * (1.0 - curl)
+    aa = np.zeros((15, 3))
+    for finger, chain in enumerate(_CHAINS):
+        limits = THUMB_LIMITS if finger == 0 else FINGER_LIMITS
+        if finger == 0:
+            c = rng.uniform(0.0, 1.0)
+        elif rng.random() < 0.2:
+            c = rng.uniform(0.0, 1.0)  # an independent finger
+        else:
+            c = min(max(curl + rng.normal(0.0, 0.15), 0.0), 1.0)
+        pip = None
+        for level, jid in enumerate(chain):
+            fmin, fmax, smax, tmax = limits[level]
+            if level == 2 and finger != 0 and pip is not None:
+                # DIP follows PIP (about 2/3 of its flexion) through the shared flexor tendon.
+                f = 0.7 * pip + rng.normal(0.0, 0.08)
+            else:
+                f = fmin * 0.3 + (fmax - fmin * 0.3) * c + rng.normal(0.0, 0.1)
+            f = min(max(f, fmin), fmax)
+            if level == 1:
+                pip = f
+            if finger == 0:
+                s = rng.uniform(-smax, smax)
+            elif level == 0:
+                s = min(max(_SPREAD_SIGN[finger - 1] * spread * smax + rng.normal(0.0, 0.04), -smax), smax)
+            else:
+                s = rng.uniform(-smax, smax)
+            t = rng.uniform(-tmax, tmax)
+            i = jid - 1
+            aa[i] = damping * (f * frame.flex_axes[i] + s * frame.spread_axes[i] + t * frame.twist_axes[i])
+    return aa
+
+
+def curl_pose(frame: HandFrame, curls: np.ndarray, spread: float = 0.0, thumb_spread: float = 0.0) -> np.ndarray:
+    """A noise-free finger pose from per-finger curls (smooth animation).
+
+    Args:
+        frame: the model's :class:`HandFrame`.
+        curls: ``(5,)`` in 0-1 (thumb, index, middle, ring, pinky): 0 straight, 1 fully flexed within the limits.
+        spread: 0-1 fan-out of the long fingers at their MCP joints. Default: 0.
+        thumb_spread: -1..1 thumb CMC ab/adduction as a fraction of its limit. Default: 0.
+
+    Returns:
+        ``(15, 3)`` absolute axis-angle rotations of MANO joints 1..15.
+    """
+    aa = np.zeros((15, 3))
+    for finger, chain in enumerate(_CHAINS):
+        limits = THUMB_LIMITS if finger == 0 else FINGER_LIMITS
+        c = float(np.clip(curls[finger], 0.0, 1.0))
+        for level, jid in enumerate(chain):
+            fmin, fmax, smax, _ = limits[level]
+            f = fmin * 0.3 + (fmax - fmin * 0.3) * c
+            if level == 2 and finger != 0:
+                f = 0.7 * (limits[1][0] * 0.3 + (limits[1][1] - limits[1][0] * 0.3) * c)
+            if finger == 0:
+                s = thumb_spread * smax if level == 0 else 0.0
+            else:
+                s = _SPREAD_SIGN[finger - 1] * spread * smax if level == 0 else 0.0
+            i = jid - 1
+            aa[i] = f * frame.flex_axes[i] + s * frame.spread_axes[i]
+    return aa
+
+
+def sample_global_rotation(rng: np.random.Generator, frame: HandFrame, *, tilt_deg: float = 60.0,
+                           roll_deg: float = 55.0, uniform_prob: float = 0.15) -> np.ndarray:
+    """A random hand orientation in the camera frame.
+
+    Mostly the palm or the back of the hand faces the camera (50/50), fingers roughly up with a Gaussian roll
+    about the optical axis and out-of-plane tilts; a fraction of samples is uniformly random on SO(3).
+
+    Args:
+        rng: the random stream.
+        frame: the model's :class:`HandFrame`.
+        tilt_deg: out-of-plane tilts are uniform in +-this about the image x and y axes. Default: 60.
+        roll_deg: standard deviation of the roll about the optical axis. Default: 55.
+        uniform_prob: probability of a uniformly random rotation instead. Default: 0.15.
+
+    Returns:
+        ``(3, 3)`` rotation to use as the model's global orientation.
+    """
+    if rng.random() < uniform_prob:
+        q = rng.normal(size=4)
+        q /= np.linalg.norm(q)
+        w, x, y, z = q
+        return np.array([
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ])
+    R = frame.canonical_rotation()
+    if rng.random() < 0.5:
+        R = rotation_matrix(np.array([0.0, np.pi, 0.0])) @ R  # show the back of the hand
+    tilt = np.deg2rad(tilt_deg)
+    R = rotation_matrix(np.array([rng.uniform(-tilt, tilt), 0.0, 0.0])) @ R
+    R = rotation_matrix(np.array([0.0, rng.uniform(-tilt, tilt), 0.0])) @ R
+    roll = min(max(rng.normal(0.0, np.deg2rad(roll_deg)), -np.pi), np.pi)
+    return rotation_matrix(np.array([0.0, 0.0, roll])) @ R
+
+
+def _segment_distance(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> np.ndarray:
+    """Closest distance between segments ``p0p1`` and ``q0q1``; all ``(..., 3)``, broadcast; returns ``(...)``."""
+    d1, d2, r = p1 - p0, q1 - q0, p0 - q0
+    a = np.sum(d1 * d1, -1)
+    e = np.sum(d2 * d2, -1)
+    f = np.sum(d2 * r, -1)
+    c = np.sum(d1 * r, -1)
+    b = np.sum(d1 * d2, -1)
+    denom = a * e - b * b
+    s = np.where(denom > 1e-12, np.clip((b * f - c * e) / np.maximum(denom, 1e-12), 0, 1), 0.0)
+    t = (b * s + f) / np.maximum(e, 1e-12)
+    # Clamp t to the segment and recompute s for it (Ericson, Real-Time Collision Detection, 5.1.9).
+    t_c = np.clip(t, 0, 1)
+    s = np.where(t < 0, np.clip(-c / np.maximum(a, 1e-12), 0, 1),
+                 np.where(t > 1, np.clip((b - c) / np.maximum(a, 1e-12), 0, 1), s))
+    cp = p0 + d1 * s[..., None]
+    cq = q0 + d2 * t_c[..., None]
+    return np.linalg.norm(cp - cq, axis=-1)
+
+
+# Phalanx segments in the 21-keypoint order, (finger, start, end): the thumb's metacarpal 1-2 is included.
+_PHALANGES = [(f, s, s + 1) for f in range(5) for s in range(4 * f + 1, 4 * f + 4)]
+_PAIRS = [(i, k) for i in range(len(_PHALANGES)) for k in range(i + 1, len(_PHALANGES))
+          if _PHALANGES[i][0] != _PHALANGES[k][0]]
+_PAIR_A = np.array([_PHALANGES[i][1:] for i, _ in _PAIRS])
+_PAIR_B = np.array([_PHALANGES[k][1:] for _, k in _PAIRS])
+_PAIR_R = np.array([(THUMB_RADIUS if _PHALANGES[i][0] == 0 else FINGER_RADIUS)
+                    + (THUMB_RADIUS if _PHALANGES[k][0] == 0 else FINGER_RADIUS) for i, k in _PAIRS])
+
+# Palm probes: the DIP (thumb IP) joints, which sit inside the finger, and the fingertips, which are surface
+# vertices (radius 0).
+_PROBES = [3, 4, 7, 8, 11, 12, 15, 16, 19, 20]
+_PROBE_R = np.array([THUMB_RADIUS, 0.0] + [FINGER_RADIUS, 0.0] * 4)
+
+
+def self_penetration(joints21: np.ndarray, is_right: bool = True) -> np.ndarray:
+    """How deep the fingers pass into each other or into the palm (metres, 0 when they do not touch).
+
+    Fingers are capsules around their phalanx segments (radius :data:`FINGER_RADIUS`, thumb
+    :data:`THUMB_RADIUS`); the palm is a slab of half-thickness :data:`PALM_HALF_THICKNESS` over the triangle
+    wrist / index MCP / pinky MCP. Phalanges of the same finger are not tested against each other.
+
+    Args:
+        joints21: ``(B, 21, 3)`` keypoints in metres (21-keypoint order, posed, any global placement).
+        is_right: side of the hand (decides which face of the slab is the palm). Default: True.
+
+    Returns:
+        ``(B,)`` the deepest interpenetration per sample.
+    """
+    j = np.asarray(joints21, np.float64)
+    d = _segment_distance(j[:, _PAIR_A[:, 0]], j[:, _PAIR_A[:, 1]], j[:, _PAIR_B[:, 0]], j[:, _PAIR_B[:, 1]])
+    depth = np.max(np.maximum(_PAIR_R - d, 0.0), axis=1)
+    # Middle and distal phalanges of the long fingers and the thumb tip against the palm slab.
+    wrist, index, pinky = j[:, 0], j[:, 5], j[:, 17]
+    n = np.cross(index - wrist, pinky - wrist) * (1.0 if is_right else -1.0)
+    n /= np.linalg.norm(n, axis=-1, keepdims=True)
+    probes = j[:, _PROBES]  # (B, 10, 3)
+    rel = probes - wrist[:, None]
+    h = np.einsum("bpc,bc->bp", rel, n)  # height above the palm's mid-plane (either side)
+    # Barycentric test: is the probe above the palm triangle (slightly enlarged)?
+    e1, e2 = index - wrist, pinky - wrist
+    flat = rel - h[..., None] * n[:, None]
+    m11, m12, m22 = np.sum(e1 * e1, -1), np.sum(e1 * e2, -1), np.sum(e2 * e2, -1)
+    det = m11 * m22 - m12 * m12
+    p1 = np.einsum("bpc,bc->bp", flat, e1)
+    p2 = np.einsum("bpc,bc->bp", flat, e2)
+    a = (m22[:, None] * p1 - m12[:, None] * p2) / det[:, None]
+    b = (m11[:, None] * p2 - m12[:, None] * p1) / det[:, None]
+    over = (a > -0.05) & (b > -0.05) & (a + b < 1.05)
+    palm_depth = np.where(over, PALM_HALF_THICKNESS + _PROBE_R - np.abs(h), 0.0)
+    return np.maximum(depth, np.max(np.maximum(palm_depth, 0.0), axis=1))
