@@ -21,7 +21,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _mano_available() -> bool:
     roots = [os.environ.get("HANDMESH_MANO_DIR", ""), str(REPO_ROOT / "data" / "mano")]
-    return any(r and (Path(r) / "MANO_RIGHT.pkl").is_file() for r in roots)
+    names = ("MANO_RIGHT.pkl", "MANO_RIGHT.npz")
+    return any(r and (Path(r) / n).is_file() for r in roots for n in names)
 
 
 def _cuda_available() -> bool:
@@ -36,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "slow": (not run_slow, "slow: run with --runslow or HANDMESH_RUN_SLOW=1"),
         "needs_camera": (os.environ.get("HANDMESH_TEST_CAMERA") != "1", "needs a camera: set HANDMESH_TEST_CAMERA=1"),
     }
-    lazy = {"gpu": (_cuda_available, "needs a CUDA device"), "needs_mano": (_mano_available, "needs MANO_RIGHT.pkl")}
+    lazy = {"gpu": (_cuda_available, "needs a CUDA device"), "needs_mano": (_mano_available, "needs MANO_RIGHT.pkl or .npz")}
     cache: dict[str, bool] = {}
     for item in items:
         for name, (skip, reason) in skips.items():
