@@ -4,7 +4,8 @@ All FastViT convolutions use odd kernels with 'same' padding ``k // 2``. One sha
 grouped convolutions with one input channel per group and several outputs per group (the stride-2 7x7 patch
 embedding, ``C -> 2C`` with ``groups=C``, and the head's 3x3 ``C -> 2C``). oneDNN runs these 3-5x slower than a
 depthwise convolution of the same output size, so :class:`ChannelMultiplierConv2d` repeats each input channel and
-runs the depthwise form instead. The weights are the same tensor (output ``o`` reads input ``o // m`` in both), so
+runs the depthwise form instead (on CPU only, where it was measured; other devices keep the grouped kernel). The
+weights are the same tensor (output ``o`` reads input ``o // m`` in both), so
 state dicts are interchangeable with a plain ``nn.Conv2d``.
 """
 
@@ -55,6 +56,8 @@ class ChannelMultiplierConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Args: x ``(B, C_in, H, W)``. Returns ``(B, C_out, H', W')``."""
+        if x.device.type != "cpu":
+            return super().forward(x)
         return F.conv2d(
             repeat_channels(x, self.multiplier),
             self.weight,

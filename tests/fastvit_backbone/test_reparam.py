@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 
 from fastvit_backbone import create_model, is_reparameterized, reparameterize_model
@@ -75,3 +76,24 @@ def test_reparameterize_works_on_a_wrapping_network(get_models):
 def test_train_mode_is_kept(get_models):
     m = copy.deepcopy(get_models("fastvit_t8").train).train()
     assert reparameterize_model(m).training
+
+
+@pytest.mark.slow
+def test_fused_matches_train_time_at_224_for_every_variant(models):
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        torch.testing.assert_close(models.fused(x), models.train(x), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.gpu
+def test_fused_matches_train_time_on_cuda(get_models, monkeypatch):
+    # TF32 convolutions (PyTorch's CUDA default) round to 10 mantissa bits: compare in true float32.
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    m = get_models("fastvit_sa12")
+    train = copy.deepcopy(m.train).cuda()
+    fused = copy.deepcopy(m.fused).cuda()
+    x = m.x.cuda()
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x).cpu(), m.fused(m.x), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(fused(x), train(x), rtol=1e-4, atol=1e-4)
