@@ -1,0 +1,49 @@
+"""Finding hands in frames: MediaPipe's HandLandmarker (offline bundle), fallback detectors, frame normalisation.
+
+    from handmesh.detection import MediaPipeHandDetector
+    with MediaPipeHandDetector(mode="video") as detector:
+        hands = detector.detect(frame_rgb, timestamp_ms)   # list[HandDetection]
+
+Files:
+    types.py               HandDetection, the HandDetector interface
+    frames.py              any image -> (H, W, 3) uint8 RGB; downscaling huge frames for detection
+    bundle.py              building and finding the hand_landmarker.task bundle (set-up step)
+    mediapipe_detector.py  MediaPipeHandDetector (image / video mode, handedness for unmirrored input)
+    fallback.py            FullFrameDetector, FixedBoxDetector (``--detector none``)
+    build.py               build_detector(name, ...) from option values
+
+Importing this package does not import mediapipe; constructing a MediaPipeHandDetector does.
+"""
+
+from handmesh.detection.build import DETECTOR_NAMES, build_detector
+from handmesh.detection.bundle import (
+    build_hand_landmarker_bundle,
+    bundle_from_wheel,
+    check_bundle,
+    default_bundle_path,
+    default_cache_dir,
+    find_hand_landmarker,
+)
+from handmesh.detection.fallback import FixedBoxDetector, FullFrameDetector
+from handmesh.detection.frames import as_rgb_uint8, downscale
+from handmesh.detection.mediapipe_detector import MediaPipeHandDetector
+from handmesh.detection.types import Handedness, HandDetection, HandDetector
+
+__all__ = [
+    "DETECTOR_NAMES",
+    "FixedBoxDetector",
+    "FullFrameDetector",
+    "HandDetection",
+    "HandDetector",
+    "Handedness",
+    "MediaPipeHandDetector",
+    "as_rgb_uint8",
+    "build_detector",
+    "build_hand_landmarker_bundle",
+    "bundle_from_wheel",
+    "check_bundle",
+    "default_bundle_path",
+    "default_cache_dir",
+    "downscale",
+    "find_hand_landmarker",
+]

@@ -1,0 +1,56 @@
+"""One function from option values (``--detector``, ``--hand-landmarker``, ...) to a detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from handmesh.detection.fallback import FixedBoxDetector, FullFrameDetector
+from handmesh.detection.types import Handedness, HandDetector
+from handmesh.errors import ConfigError
+
+DETECTOR_NAMES = ("mediapipe", "none", "box")
+
+
+def build_detector(
+    name: str = "mediapipe",
+    *,
+    hand_landmarker: str | Path | None = None,
+    mode: Literal["image", "video"] = "image",
+    max_hands: int = 2,
+    min_detection_confidence: float = 0.5,
+    mirrored_input: bool = False,
+    box: tuple[float, float, float, float] | None = None,
+    handedness: Handedness = "right",
+) -> HandDetector:
+    """Build a hand detector by name.
+
+    Args:
+        name: ``"mediapipe"`` (HandLandmarker), ``"none"`` (the centred square of the frame is the hand) or ``"box"``
+            (``box`` is the hand). Default: ``"mediapipe"``.
+        hand_landmarker: ``.task`` bundle for MediaPipe. Default: None (found by
+            :func:`~handmesh.detection.bundle.find_hand_landmarker`).
+        mode: MediaPipe running mode, ``"image"`` or ``"video"``. Default: ``"image"``.
+        max_hands: MediaPipe's most hands per frame. Default: 2.
+        min_detection_confidence: MediaPipe's palm-detection threshold. Default: 0.5.
+        mirrored_input: frames are mirror images (selfie preview); MediaPipe's handedness is swapped. Default: False.
+        box: ``(x0, y0, x1, y1)`` for ``"box"``.
+        handedness: side reported by ``"none"`` and ``"box"``. Default: ``"right"``.
+
+    Returns:
+        A detector with ``detect(frame_rgb, timestamp_ms=None)`` and ``close()``.
+    """
+    if name == "mediapipe":
+        from handmesh.detection.mediapipe_detector import MediaPipeHandDetector
+
+        return MediaPipeHandDetector(
+            hand_landmarker, mode=mode, max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+            mirrored_input=mirrored_input,
+        )  # fmt: skip
+    if name == "none":
+        return FullFrameDetector(handedness)
+    if name == "box":
+        if box is None:
+            raise ConfigError("detector 'box' needs a box (x0, y0, x1, y1) in frame pixels")
+        return FixedBoxDetector(box, handedness)
+    raise ConfigError(f"unknown detector {name!r}; expected one of {', '.join(DETECTOR_NAMES)}")
