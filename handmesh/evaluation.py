@@ -109,6 +109,9 @@ def read_predictions(path: str | os.PathLike, num_samples: int, split: str = "ev
                 f"({num_samples}, 778, 3), metres, in the order of the {split} images")
     if not path.is_file():
         raise MissingFileError(f"predictions file {path} does not exist")
+    fast = _read_predictions_fast(path, num_samples)
+    if fast is not None:
+        return fast
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -125,6 +128,28 @@ def read_predictions(path: str | os.PathLike, num_samples: int, split: str = "ev
         )
     xyz = _as_points(data[0], path, "xyz_list", NUM_JOINTS, expected)
     verts = _as_points(data[1], path, "verts_list", None, expected)
+    return Predictions(xyz=xyz, verts=verts)
+
+
+def _read_predictions_fast(path: Path, num_samples: int) -> Predictions | None:
+    """The common case, ``[xyz_list, verts_list]`` with regular shapes, parsed without Python objects (about 3x
+    faster than ``json.load`` for a 120 MB file); None for anything else, which the careful path then explains."""
+    from handmesh.datasets.json_arrays import parse_json_array
+
+    text = path.read_bytes().translate(None, b" \t\r\n")
+    sep = text.find(b"]]],[[[")
+    if not (text.startswith(b"[[[[") and text.endswith(b"]]]]")) or sep < 0 or text.find(b"]]],[[[", sep + 1) >= 0:
+        return None
+    xyz_text, verts_text = text[1 : sep + 3], text[sep + 4 : -1]
+    first_entry = verts_text[1 : verts_text.find(b"]]") + 2]
+    num_verts = first_entry.count(b"],[") + 1
+    try:
+        xyz = parse_json_array(xyz_text, (NUM_JOINTS, 3), str(path))
+        verts = parse_json_array(verts_text, (num_verts, 3), str(path))
+    except DataError:
+        return None
+    if len(xyz) != num_samples or len(verts) != num_samples:
+        return None
     return Predictions(xyz=xyz, verts=verts)
 
 

@@ -106,6 +106,25 @@ def read_json_array(
                 sink.discard()
 
 
+def parse_json_array(text: bytes, entry_shape: tuple[int, ...], name: str = "array") -> np.ndarray:
+    """Parse one JSON list of ``entry_shape`` entries held in memory (whitespace allowed) into float64.
+
+    Args:
+        text: the JSON text of the list, e.g. ``b"[[[1, 2, 3], ...], ...]"``.
+        entry_shape: shape of one entry, e.g. ``(21, 3)``.
+        name: what the list is, for error messages. Default: "array".
+
+    Raises:
+        DataError: not such a list (names the entry).
+    """
+    body = _strip(text)
+    if len(body) < 2 or body[:1] != b"[" or body[-1:] != b"]":
+        raise DataError(f"{name}: expected a JSON list of {_describe([entry_shape])} entries")
+    parser = _ChunkParser(Path(name), tuple(entry_shape))
+    numbers = parser.parse(body[1:-1]) if len(body) > 2 else np.zeros(0)
+    return numbers.reshape(parser.entries, *entry_shape)
+
+
 class _ChunkParser:
     """Parses whole entries ``"E,E,...,E"`` (whitespace removed) and checks their structure."""
 

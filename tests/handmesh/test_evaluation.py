@@ -16,6 +16,7 @@ from handmesh.datasets.freihand import FreiHANDDataset, validation_indices
 from handmesh.datasets.freihand_format import write_freihand_split
 from handmesh.errors import BackendUnavailableError, ConfigError, DataError, MissingFileError
 from handmesh.evaluation import (
+    _read_predictions_fast,
     evaluate_prediction_file,
     evaluate_predictor,
     evaluate_with_predictor,
@@ -77,6 +78,20 @@ def test_pred_json_round_trip(tmp_path: Path) -> None:
     np.testing.assert_allclose(back.xyz, xyz, atol=5e-9)
     np.testing.assert_allclose(back.verts, verts, atol=5e-9)
     assert [p.name for p in path.parent.iterdir()] == ["pred.json"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("num_verts", [778, 500])
+def test_read_predictions_equals_json(tmp_path: Path, num_verts: int) -> None:
+    """Any valid formatting (indentation, NaN, other vertex counts) reads exactly as json.load reads it."""
+    rng = np.random.default_rng(4)
+    xyz, verts = rng.normal(size=(3, 21, 3)), rng.normal(size=(3, num_verts, 3))
+    xyz[1, 2, 0] = np.nan
+    path = tmp_path / "pred.json"
+    path.write_text(json.dumps([xyz.tolist(), verts.tolist()], indent=1))
+    got = read_predictions(path, 3)
+    np.testing.assert_array_equal(got.xyz, xyz)
+    np.testing.assert_array_equal(got.verts, verts)
+    assert _read_predictions_fast(path, 3) is not None  # the fast reader handled it, not the json.load fallback
 
 
 @pytest.mark.parametrize(
