@@ -9,7 +9,8 @@ holding two TFLite models named ``hand_detector.tflite`` (palm detection) and ``
 
 Set-up, once per machine (fetches the wheel from the package index with pip, a few seconds)::
 
-    handmesh-demo --setup-detector          # or: python -c "import handmesh.detection as d; d.build_hand_landmarker_bundle()"
+    handmesh-demo --setup-detector
+    python -c "import handmesh.detection as d; d.build_hand_landmarker_bundle()"     # the same, from Python
 
 After that, :func:`find_hand_landmarker` finds the bundle with no network, in this order: an explicit path, the
 ``HANDMESH_HAND_LANDMARKER`` environment variable, then ``<cache>/hand_landmarker.task`` where ``<cache>`` is

@@ -82,7 +82,7 @@ class HandTracker:
         detector: anything with ``detect(frame_rgb, timestamp_ms) -> list[HandDetection]``.
         max_hands: most hands tracked at once. Default: 2.
         redetect_every: detect at least every this many frames (1 = every frame). Default: 10.
-        expand: crop side / keypoint box side (:data:`handmesh.crop.DEFAULT_EXPAND`). Default: 1.5.
+        expand: crop side / keypoint box side (:data:`handmesh.crop.DEFAULT_EXPAND`). Default: 1.6.
         box_expand: crop side / box side for detections without keypoints. Default: 1.
         min_confidence: an observation whose mean keypoint confidence is below this loses the track. Default: 0.5.
         max_jump: an observation whose keypoint box centre moved more than this fraction of the current crop side
@@ -332,6 +332,8 @@ class HandTracker:
         new_box = square_box(box_from_keypoints(kp), self.expand)
         old = track.hand.box
         side = old[2] - old[0]
-        jump = np.hypot((new_box[0] + new_box[2] - old[0] - old[2]) / 2, (new_box[1] + new_box[3] - old[1] - old[3]) / 2)
+        jump = np.hypot(
+            (new_box[0] + new_box[2] - old[0] - old[2]) / 2, (new_box[1] + new_box[3] - old[1] - old[3]) / 2
+        )
         ratio = (new_box[2] - new_box[0]) / side
         return bool(jump > self.max_jump * side or not 1.0 / self.max_scale_change <= ratio <= self.max_scale_change)

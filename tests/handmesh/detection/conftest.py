@@ -14,7 +14,12 @@ import cv2
 import numpy as np
 import pytest
 
-from handmesh.detection.bundle import MEDIAPIPE_WHEEL_VERSION, bundle_from_wheel, default_cache_dir, find_hand_landmarker
+from handmesh.detection.bundle import (
+    MEDIAPIPE_WHEEL_VERSION,
+    bundle_from_wheel,
+    default_cache_dir,
+    find_hand_landmarker,
+)
 from handmesh.errors import HandmeshError
 
 

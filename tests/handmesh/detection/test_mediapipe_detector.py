@@ -177,3 +177,17 @@ def test_build_detector_mediapipe(hand_landmarker_bundle: Path) -> None:
         assert isinstance(det, MediaPipeHandDetector) and det.mode == "video" and det.max_hands == 1
     finally:
         det.close()
+
+
+def test_bundle_built_from_the_real_wheel_loads(tmp_path: Path, real_hands_dir: Path) -> None:
+    from handmesh.detection import bundle_from_wheel
+
+    from .conftest import _find_wheel
+
+    wheel = _find_wheel()
+    if wheel is None:
+        pytest.skip("no mediapipe 0.10.21 wheel at $HANDMESH_MEDIAPIPE_WHEEL, in the cache folder or pip's wheel cache")
+    bundle = bundle_from_wheel(wheel, tmp_path / "hand_landmarker.task")
+    with MediaPipeHandDetector(bundle) as det:
+        hands = det.detect(read_rgb(real_hands_dir / "freihand_crops" / "64_img.jpg"))
+    assert len(hands) == 1 and hands[0].handedness == "right"

@@ -105,7 +105,8 @@ def test_bad_shapes_are_named() -> None:
     with pytest.raises(ValueError, match="K"):
         solve_translation(np.zeros((2, 21, 3)), np.zeros((2, 21, 2)), np.tile(np.eye(3), (3, 1, 1)))
     with pytest.raises(ValueError, match="crops"):
-        translation_from_crop(np.zeros((2, 21, 3)), np.zeros((2, 21, 2)), [make_crop(np.array([0, 0, 9, 9]))], np.eye(3))
+        one_crop = [make_crop(np.array([0, 0, 9, 9]))]
+        translation_from_crop(np.zeros((2, 21, 3)), np.zeros((2, 21, 2)), one_crop, np.eye(3))
 
 
 @pytest.mark.parametrize("mirror", [False, True])

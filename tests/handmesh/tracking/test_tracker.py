@@ -8,6 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from handmesh.crop import DEFAULT_EXPAND
 from handmesh.detection import FixedBoxDetector, HandDetection
 from handmesh.errors import ConfigError
 from handmesh.tracking import HandTracker, TrackedHand
@@ -42,7 +43,8 @@ class ScriptedDetector:
         for kp, side, score in self.hands(self.frame):
             inside = (kp[:, 0] >= 0) & (kp[:, 0] < W) & (kp[:, 1] >= 0) & (kp[:, 1] < H)
             if inside.mean() > 0.6:  # a detector sees hands that are mostly in view
-                out.append(HandDetection(np.r_[kp.min(0), kp.max(0)], side, score, keypoints2d=kp))  # type: ignore[arg-type]
+                box = np.r_[kp.min(0), kp.max(0)]
+                out.append(HandDetection(box, side, score, keypoints2d=kp))  # type: ignore[arg-type]
         return out
 
     def close(self) -> None:
@@ -186,7 +188,7 @@ def test_box_only_detector_switches_to_keypoints_once_observed() -> None:
     (hand,) = tracker.step(FRAME)
     assert not hand.detected
     kp = hand_at((300, 300))
-    side = np.ptp(kp, axis=0).max() * 1.5
+    side = np.ptp(kp, axis=0).max() * DEFAULT_EXPAND
     np.testing.assert_allclose(hand.box[2] - hand.box[0], side)
 
 

@@ -14,7 +14,9 @@ from handmesh.tracking import HandTracker
 from ..detection.conftest import hand_landmarker_bundle, read_rgb  # noqa: F401 - the fixture is used by name
 
 
-def test_tracks_a_real_hand_moving_across_the_frame(hand_landmarker_bundle: Path, real_hands_dir: Path) -> None:  # noqa: F811
+def test_tracks_a_real_hand_moving_across_the_frame(
+    hand_landmarker_bundle: Path, real_hands_dir: Path  # noqa: F811
+) -> None:
     hand = read_rgb(real_hands_dir / "freihand_crops" / "64_img.jpg")  # 224 x 224, an open right hand
     frames, offsets = [], []
     for i in range(24):
