@@ -210,8 +210,8 @@ class FreiHANDDataset(Dataset):
             if absent and found and not self.skip_bad:
                 raise DataError(
                     f"FreiHAND image versions {', '.join(absent)} have no images in {self.root / 'training' / 'rgb'} "
-                    f"(ids idx + {n:,} * k; found only {', '.join(found)}); set data.versions to {list(found)}, or to "
-                    f"null to use every version on disk"
+                    f"(ids idx + {n:,} * k; found only {', '.join(found)}); set data.versions to {list(found)}, or "
+                    f"leave it empty ([] or null) to use every version on disk"
                 )
             return tuple(versions)
         if not found:
