@@ -10,8 +10,8 @@ Modes:
 
 Handedness. MediaPipe's documentation says its label assumes a mirrored (selfie) image. With mediapipe 0.10.31's
 Tasks API and the 0.10.21 models the label it returns is the true side for an *unmirrored* image: checked on real
-photos with known hands (a basketball player's two hands, two gardeners, 16 of 18 FreiHAND right-hand crops say
-"Right") and on the same pictures flipped, which flips the label. So the label is used as is, and
+photos with known hands (a basketball player's two hands, two gardeners; 13 of the 15 FreiHAND right hands found
+say "Right") and on the same pictures flipped (14 of 15 then say "Left"). So the label is used as is, and
 ``mirrored_input=True`` (a selfie preview that was flipped left-right) swaps it to report the person's hand.
 
 Keypoints: MediaPipe's normalised landmarks (0 and 1 are the image edges) become pixel-centre coordinates
