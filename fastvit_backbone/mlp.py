@@ -47,7 +47,8 @@ class ConvMlp(nn.Module):
         self.fc1 = nn.Conv2d(in_chs, hidden_channels, kernel_size=1)
         self.act = act_layer()
         self.fc2 = nn.Conv2d(hidden_channels, out_chs, kernel_size=1)
-        self.drop = nn.Dropout(drop)
+        # No-op modules still cost a Python call per block at inference, so p=0 gets an Identity.
+        self.drop = nn.Dropout(drop) if drop > 0 else nn.Identity()
         self._init_weights()
 
     def _init_weights(self) -> None:

@@ -49,7 +49,8 @@ class ClassifierHead(nn.Module):
     def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.drop = nn.Dropout(drop_rate)
+        self.drop_rate = drop_rate
+        self.drop = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
         self.fc: nn.Module = nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -240,7 +241,7 @@ class FastVit(nn.Module):
             num_classes: new number of classes.
         """
         param = next(self.parameters())  # the new head follows the model's device and dtype
-        self.head = ClassifierHead(self.num_features, num_classes, self.head.drop.p).to(param.device, param.dtype)
+        self.head = ClassifierHead(self.num_features, num_classes, self.head.drop_rate).to(param.device, param.dtype)
         if isinstance(self.head.fc, nn.Linear):
             nn.init.trunc_normal_(self.head.fc.weight, std=0.02)
             nn.init.zeros_(self.head.fc.bias)

@@ -9,7 +9,7 @@ import torch
 
 # Deprecation notices about the tracer and the TorchScript-based ONNX exporter are not about this code.
 pytestmark = [
-    pytest.mark.filterwarnings("ignore:`torch.jit.trace_method` is deprecated:FutureWarning"),
+    pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning:torch.onnx"),
     pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export:DeprecationWarning"),
     pytest.mark.filterwarnings("ignore:The feature will be removed:DeprecationWarning"),
