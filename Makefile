@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.handmesh-installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-all bench clean-venv
+.PHONY: venv detector demo test test-all clean-venv
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml constraints.txt
@@ -16,16 +16,21 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# The offline MediaPipe hand-landmarker bundle (~/.cache/handmesh/hand_landmarker.task), built once from the
+# mediapipe 0.10.21 wheel that pip fetches from the package index; nothing is downloaded at run time.
+detector: venv
+	@$(BIN)/python -c "from handmesh.detection.bundle import ensure_hand_landmarker as e; e()"
+
 # The main job on its embedded default.
-demo: venv
+demo: venv detector
 	$(BIN)/handmesh-bench backbone --variants t8 s12 sa12
 
 # The default test suite (what CI runs). pytest's "no tests collected" (exit 5) is not a failure.
-test: venv
+test: venv detector
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 # Everything, the slow tests included.
-test-all: venv
+test-all: venv detector
 	@$(BIN)/python -m pytest --runslow $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then rc=0; fi; exit $$rc
 
 clean-venv:

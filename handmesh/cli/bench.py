@@ -14,6 +14,7 @@ from handmesh.cli._common import user_errors_exit
 
 SUBCOMMANDS: dict[str, str] = {
     "backbone": "FastViT variants: train-time vs reparameterized vs timm vs ONNX Runtime latency",
+    "detection": "MediaPipe hand detection ms/frame, IMAGE vs VIDEO mode, and hands found on real photos",
     "hand-model": "hand model forward time at batch 1 and 64 on CPU",
     "render": "mesh overlay rasterizer vs an OpenCV painter's baseline",
     "model": "whole network: torch train-time / reparameterized / ONNX Runtime / TorchScript",

@@ -17,6 +17,7 @@ Importing this package does not import mediapipe; constructing a MediaPipeHandDe
 
 from handmesh.detection.build import DETECTOR_NAMES, build_detector
 from handmesh.detection.bundle import (
+    ensure_hand_landmarker,
     build_hand_landmarker_bundle,
     bundle_from_wheel,
     check_bundle,
@@ -38,6 +39,7 @@ __all__ = [
     "Handedness",
     "MediaPipeHandDetector",
     "as_rgb_uint8",
+    "ensure_hand_landmarker",
     "build_detector",
     "build_hand_landmarker_bundle",
     "bundle_from_wheel",

@@ -217,3 +217,19 @@ def build_hand_landmarker_bundle(cache_dir: str | os.PathLike | None = None,
         with tempfile.TemporaryDirectory(prefix="handmesh-mediapipe-") as tmp:
             bundle_from_wheel(download_mediapipe_wheel(tmp), out)
     return check_bundle(out)
+
+
+def ensure_hand_landmarker(path: str | os.PathLike | None = None) -> Path:
+    """Find the bundle, building it (the one-time set-up step) only when none is found.
+
+    Args:
+        path: an explicit bundle; when given it must exist and nothing is built. Default: None.
+
+    Returns:
+        Path of a checked bundle.
+    """
+    if path is not None or os.environ.get(ENV_BUNDLE):
+        return find_hand_landmarker(path)
+    if default_bundle_path().is_file():
+        return check_bundle(default_bundle_path())
+    return build_hand_landmarker_bundle()
