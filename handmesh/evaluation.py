@@ -468,7 +468,7 @@ def write_per_sample_csv(path: str | os.PathLike, result: EvalResult, indices: n
     f_cols = [f"f@{t:g}mm" for t in result.f_thresholds_mm] + [f"f@{t:g}mm_unaligned" for t in result.f_thresholds_mm]
     bad, skipped = set(result.bad_indices), set(result.excluded_indices)
     with atomic_open(path, "w") as f:
-        w = csv.writer(f)
+        w = csv.writer(f, lineterminator="\n")
         w.writerow([*PER_SAMPLE_COLUMNS, *f_cols])
         for i in range(result.num_samples):
             status = "nan_prediction" if i in bad else "skipped_image" if i in skipped else "ok"

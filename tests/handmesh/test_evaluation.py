@@ -67,6 +67,11 @@ class LookupPredictor:
         return xyz.float(), verts.float()
 
 
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 # ---------------------------------------------------------------------------------------------------------------------
 def test_pred_json_round_trip(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
@@ -141,7 +146,7 @@ def test_score_file_writes_reports(freihand, tmp_path: Path) -> None:
     assert saved["split"] == "evaluation" and saved["num_evaluated"] == N_EVAL
     assert saved["metrics_mm"]["pa_mpjpe"] == pytest.approx(direct.pa_mpjpe_mm)
     assert saved["official_scores"]["xyz_al_mean3d"] == pytest.approx(direct.pa_mpjpe_mm / 10)
-    rows = list(csv.DictReader(open(tmp_path / "per_sample.csv")))
+    rows = _csv_rows(tmp_path / "per_sample.csv")
     assert len(rows) == N_EVAL and rows[3]["index"] == "3" and rows[3]["status"] == "ok"
     assert float(rows[3]["pa_mpjpe_mm"]) == pytest.approx(direct.per_sample.pa_mpjpe[3], abs=1e-5)
     assert float(rows[3]["f@15mm"]) == pytest.approx(direct.per_sample.fscore[3, 1], abs=1e-5)
@@ -157,7 +162,7 @@ def test_nan_predictions_listed(freihand, tmp_path: Path) -> None:
     assert report.result.bad_indices == [4]
     assert np.isfinite(report.result.pa_mpjpe_mm)
     assert json.loads(report.metrics_json.read_text())["bad_indices"] == [4]
-    assert list(csv.DictReader(open(tmp_path / "ps.csv")))[4]["status"] == "nan_prediction"
+    assert _csv_rows(tmp_path / "ps.csv")[4]["status"] == "nan_prediction"
 
 
 def test_ground_truth_missing_names_files(freihand, tmp_path: Path) -> None:
