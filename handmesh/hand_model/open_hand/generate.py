@@ -87,7 +87,7 @@ def generate_open_hand() -> OpenHand:
     mesh = build_rest_mesh(surface)
     v = mesh.vertices
     coords = digit_coordinates(surface, v)
-    weights = skinning_weights(coords)
+    weights = skinning_weights(coords, mesh.faces)
     regressor = joint_regressor(surface, v, skeleton.joints, coords)
     shapedirs = build_shapedirs(surface, v, coords)
     poses = named_poses(surface)

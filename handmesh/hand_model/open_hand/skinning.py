@@ -9,6 +9,7 @@ step across each joint (a plane through the joint, normal to the bisector of the
 - a phalanx follows the joint at its proximal end, with soft transitions of a few millimetres around the joints,
 - the fingertip follows the distal joint.
 
+A few steps of averaging over mesh neighbours then smooth the weights where digit membership switches (webs).
 Rows are non-negative and sum to 1.
 
 Joint regressor: joint j is a convex combination of the vertices on a thin slab of skin around the joint (the ring
@@ -28,13 +29,16 @@ from handmesh.hand_model.open_hand.surface import HandSurface, digit_field
 #: Half width (metres) and offset of the smooth step at each digit's first, second and third joint. The step at a
 #: digit's base is wide so palm skin near the knuckles follows the finger part of the way.
 STEP_HALF_WIDTH = {
-    "finger": (0.0105, 0.0055, 0.0045),
-    "thumb": (0.0160, 0.0070, 0.0055),
+    "finger": (0.0105, 0.0070, 0.0060),
+    "thumb": (0.0120, 0.0080, 0.0065),
 }
 STEP_OFFSET = {
     "finger": (0.0015, 0.0, 0.0),
-    "thumb": (0.0050, 0.0, 0.0),
+    "thumb": (0.0100, 0.0, 0.0),
 }
+
+#: Steps of neighbour averaging applied to the weights (see :func:`skinning_weights`).
+SMOOTHING_STEPS = 4
 
 #: Reach of the digit-membership kernel: a vertex shares digits only within this many metres of its nearest one.
 MEMBERSHIP_REACH = 0.004
@@ -53,11 +57,14 @@ class DigitCoordinates:
     Attributes:
         membership: (V, 5) how much each vertex belongs to each digit (thumb, index, middle, ring, pinky); rows sum
             to 1 (palm vertices too: they have ``steps[..., 0] == 0``).
+        wide_membership: (V, 5) the same with a kernel twice as wide: a vertex counts as firmly on one digit only
+            when it is well clear of the seam between two.
         steps: (V, 5, 3) the smooth step past each of the digit's three joints, non-increasing along the digit.
         axis_points: (V, 5, 3) nearest point on each digit's axis (metres).
     """
 
     membership: np.ndarray
+    wide_membership: np.ndarray
     steps: np.ndarray
     axis_points: np.ndarray
 
@@ -105,33 +112,69 @@ def digit_coordinates(surface: HandSurface, vertices: np.ndarray) -> DigitCoordi
             take = dd < best
             best = np.where(take, dd, best)
             axis_points[take, i] = c[take]
-    excess = (dist - dist.min(axis=1, keepdims=True)) / MEMBERSHIP_REACH
-    kernel = np.where(excess < 1.0, (1.0 - np.minimum(excess, 1.0)) ** 3, 0.0)
-    membership = kernel / kernel.sum(axis=1, keepdims=True)
-    return DigitCoordinates(membership=membership, steps=steps, axis_points=axis_points)
+    # The planes through a digit's second and third joints extend forever; only skin near the digit may listen
+    # to them (else a speck of a digit's share on far-away palm skin would go to its distal joint).
+    near = smooth_step((0.010 - dist) / 0.005)  # 1 within 5 mm of the digit's skin, 0 beyond 15 mm
+    steps[:, :, 1:] *= near[:, :, None]
+    def kernel(reach: float) -> np.ndarray:
+        excess = np.minimum((dist - dist.min(axis=1, keepdims=True)) / reach, 1.0)
+        k = (1.0 - excess) ** 3
+        return k / k.sum(axis=1, keepdims=True)
+
+    return DigitCoordinates(
+        membership=kernel(MEMBERSHIP_REACH),
+        wide_membership=kernel(2.0 * MEMBERSHIP_REACH),
+        steps=steps,
+        axis_points=axis_points,
+    )
 
 
-def skinning_weights(coords: DigitCoordinates) -> np.ndarray:
+def skinning_weights(coords: DigitCoordinates, faces: np.ndarray, smoothing: int = SMOOTHING_STEPS) -> np.ndarray:
     """Linear blend skinning weights.
 
     Args:
         coords: from :func:`digit_coordinates`.
+        faces: (F, 3) the mesh, whose edges the palm/digit shares are smoothed along.
+        smoothing: steps of averaging each vertex's shares with its neighbours'. Default: 4.
 
     Returns:
         (V, 16) float64, non-negative, rows sum to 1.
     """
     n = coords.membership.shape[0]
+    # 1. How much of each vertex goes with the palm (column 0) or with each digit (columns 1..5).
+    shares = np.zeros((n, 1 + len(DIGITS)))
+    shares[:, 1:] = coords.membership * coords.steps[:, :, 0]
+    shares[:, 0] = 1.0 - shares[:, 1:].sum(axis=1)
+    # 2. Where digit membership switches (the webs, the skin between thumb and index) these shares change abruptly
+    # from one vertex to the next; a few steps of averaging over mesh neighbours (a discrete heat flow) smooth them.
+    # Paths between two digits run through the webs only, so a digit still does not reach the next one beyond its
+    # base. The split of a digit's share among its joints (step 3) is not smoothed, so the joints' transitions
+    # along the digit stay as narrow as designed.
+    edges = np.unique(np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1), axis=0)
+    valence = np.bincount(edges.ravel(), minlength=n)[:, None]
+    for _ in range(smoothing):
+        acc = np.zeros_like(shares)
+        np.add.at(acc, edges[:, 0], shares[edges[:, 1]])
+        np.add.at(acc, edges[:, 1], shares[edges[:, 0]])
+        shares = 0.5 * shares + 0.5 * acc / valence
+    # 3. Skin that is firmly on one digit (past the transition at its base) keeps no share of another digit that
+    # the smoothing carried over from a web; the palm and the webs keep theirs.
+    firm = smooth_step((coords.wide_membership * coords.steps[:, :, 0] - 0.75) / 0.25)  # (V, 5)
+    for i in range(len(DIGITS)):
+        shares[:, 1 + i] *= np.clip(1.0 - (firm.sum(axis=1) - firm[:, i]), 0.0, 1.0)
+    shares /= shares.sum(axis=1, keepdims=True)
+    # 4. Split each digit's share among its three joints by the smooth steps across its second and third joints.
     w = np.zeros((n, NUM_JOINTS))
+    w[:, 0] = shares[:, 0]
     for i, name in enumerate(DIGITS):
-        mu = coords.membership[:, i]
         a = coords.steps[:, i]
         j1, j2, j3 = DIGIT_JOINTS[name]
-        w[:, 0] += mu * (1.0 - a[:, 0])
-        w[:, j1] += mu * (a[:, 0] - a[:, 1])
-        w[:, j2] += mu * (a[:, 1] - a[:, 2])
-        w[:, j3] += mu * a[:, 2]
+        share = shares[:, 1 + i]
+        w[:, j1] = share * (1.0 - a[:, 1])
+        w[:, j2] = share * (a[:, 1] - a[:, 2])
+        w[:, j3] = share * a[:, 2]
     # Drop dust so that a joint's influence ends cleanly; then renormalize.
-    w[w < 1e-4] = 0.0
+    w[w < 1e-3] = 0.0
     return w / w.sum(axis=1, keepdims=True)
 
 
