@@ -63,8 +63,12 @@ class DataConfig:
     versions: list[str] = field(default_factory=lambda: ["gs", "hom", "sample", "auto"])
     val_fraction: float = 0.02  # carved out of training by annotation index, seed-stable
     val_max_samples: int = 1000  # cap on validation samples per validation run
-    batch_size: int = 32
-    num_workers: int = 4
+    # Whose parameter space the annotations are in: "auto" reads synth_config.json of a synthetic set (the model it
+    # was rendered with) and means "mano" for real FreiHAND. Hand-parameter and vertex losses apply only when this
+    # equals model.hand_model; otherwise training uses the keypoints alone.
+    hand_model: str = "auto"
+    batch_size: int = 32  # per process (per GPU with torchrun)
+    num_workers: int = 4  # loader processes per training process
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -111,6 +115,8 @@ class TrainConfig:
     ckpt_every: int = 1000
     image_log_count: int = 4  # predicted meshes over validation crops written to TensorBoard
     max_bad_steps: int = 10  # consecutive NaN/inf losses before training stops
+    sync_bn: bool = False  # BatchNorm statistics across processes under torchrun (default: per process)
+    num_threads: int | None = None  # torch CPU threads of each training process; None leaves torch's default
 
 
 @dataclass

@@ -349,23 +349,32 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 
 def load_predictor(checkpoint: str | os.PathLike, backend: str = "torch", device: str = "auto") -> Predictor:
-    """A :class:`Predictor` for a trained checkpoint or exported model.
+    """A :class:`Predictor` for a trained checkpoint.
+
+    The network (:func:`handmesh.network.load_network`, EMA weights when the checkpoint has them) predicts a
+    root-relative hand and its 2D keypoints in the crop; the translation that makes those keypoints project with the
+    crop's K is solved by least squares, giving camera-frame keypoints and vertices.
 
     Args:
-        checkpoint: a training checkpoint (or an exported model for other backends).
-        backend: "torch", "onnx" or "coreml". Default: "torch".
+        checkpoint: a checkpoint written by ``handmesh-train``.
+        backend: "torch" (exported ONNX / Core ML models are run by their own tools). Default: "torch".
         device: "auto", "cpu", "cuda", "mps". Default: "auto".
 
     Raises:
-        MissingFileError: no such checkpoint.
-        BackendUnavailableError: this installation cannot run checkpoints yet.
+        MissingFileError: no such checkpoint (or, for a MANO network, no MANO files).
+        CheckpointError: the file is corrupt or not a handmesh checkpoint.
+        BackendUnavailableError: a backend other than "torch", or a device this machine lacks.
     """
     if not Path(checkpoint).exists():
         raise MissingFileError(f"checkpoint {checkpoint} does not exist")
-    raise BackendUnavailableError(
-        f"running checkpoint {checkpoint} needs the hand mesh network, which this version of handmesh does not "
-        f"include yet; score an existing pred.json with --predictions instead"
-    )
+    if backend != "torch":
+        raise BackendUnavailableError(
+            f"backend {backend!r}: a training checkpoint ({checkpoint}) runs with backend 'torch'; export it with "
+            "handmesh-export to run it with ONNX Runtime or Core ML"
+        )
+    from handmesh.network.predictor import NetworkPredictor
+
+    return NetworkPredictor.from_checkpoint(checkpoint, device)
 
 
 def evaluate_checkpoint(

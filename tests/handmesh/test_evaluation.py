@@ -14,7 +14,7 @@ import torch
 from handmesh.cli.eval import main
 from handmesh.datasets.freihand import FreiHANDDataset, validation_indices
 from handmesh.datasets.freihand_format import write_freihand_split
-from handmesh.errors import BackendUnavailableError, ConfigError, DataError, MissingFileError
+from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, DataError, MissingFileError
 from handmesh.evaluation import (
     _read_predictions_fast,
     evaluate_prediction_file,
@@ -254,8 +254,10 @@ def test_predictor_needs_one_item_per_annotation(tmp_path: Path) -> None:
 def test_load_predictor_explains(tmp_path: Path) -> None:
     ckpt = tmp_path / "model.pt"
     ckpt.write_bytes(b"")
-    with pytest.raises(BackendUnavailableError, match="--predictions"):
+    with pytest.raises(CheckpointError, match="model.pt"):
         load_predictor(ckpt)
+    with pytest.raises(BackendUnavailableError, match="handmesh-export"):
+        load_predictor(ckpt, backend="onnx")
     with pytest.raises(MissingFileError):
         load_predictor(tmp_path / "missing.pt")
 
@@ -303,7 +305,8 @@ def test_cli_checkpoint_explains(freihand, tmp_path: Path, capsys: pytest.Captur
     ckpt = tmp_path / "best.pt"
     ckpt.write_bytes(b"x")
     assert main(["--checkpoint", str(ckpt), "--data", str(root)]) == 2
-    assert "--predictions" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot read checkpoint" in err and "best.pt" in err
 
 
 def test_cli_needs_a_source(capsys: pytest.CaptureFixture) -> None:

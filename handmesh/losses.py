@@ -1,0 +1,221 @@
+"""Training losses of the hand mesh network, weighted by the config's ``loss`` section.
+
+Terms (each a masked mean over the samples that have the ground truth it needs; a weight of 0 disables a term):
+
+==============  ===========================================================================  ===================
+term            definition                                                                   needs
+==============  ===========================================================================  ===================
+``joints3d``    L1 between root-relative 3D keypoints (wrist at the origin), metres          ``xyz``
+``verts3d``     L1 between vertices relative to the wrist keypoint, metres                   ``verts``, same model
+``joints2d``    L1 between 2D keypoints in normalized crop coordinates (weak perspective)    ``uv``
+``pose``        MSE between the 16 absolute joint rotation matrices                          hand parameters
+``betas``       MSE between shape coefficients                                               hand parameters
+``betas_prior`` mean squared betas (keeps the shape near the mean where nothing else does)  nothing
+``edge``        L1 between mesh edge lengths, predicted vs ground truth, metres             ``verts``, same model
+``normal``      mean ``|cos|`` between predicted edges and ground-truth face normals        ``verts``, same model
+==============  ===========================================================================  ===================
+
+Hand parameters and vertices only mean something for the hand model that produced them: FreiHAND's are MANO's, a
+synthetic set's are those of the model it was rendered with. With another network hand model the trainer builds
+this loss with ``use_hand_params=False, use_vertices=False`` and the network learns from keypoints only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from handmesh.geometry.projection import crop_pixels_to_normalized
+from handmesh.geometry.rotations import axis_angle_to_matrix
+
+__all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "mesh_edges"]
+
+LOSS_TERMS = ("joints3d", "verts3d", "joints2d", "pose", "betas", "betas_prior", "edge", "normal")
+_NEEDS_VERTS = ("verts3d", "edge", "normal")
+_NEEDS_PARAMS = ("pose", "betas")
+
+
+@dataclass
+class LossOutput:
+    """One batch's loss.
+
+    Attributes:
+        total: ``()`` the weighted sum that is minimised.
+        terms: unweighted value of each active term (``()`` tensors, still in the graph).
+    """
+
+    total: torch.Tensor
+    terms: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def mesh_edges(faces: torch.Tensor) -> torch.Tensor:
+    """Unique undirected edges of a triangle mesh.
+
+    Args:
+        faces: ``(F, 3)`` long.
+
+    Returns:
+        ``(E, 2)`` long, each edge once with the smaller index first.
+    """
+    e = torch.cat([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]], dim=0)  # (3F, 2)
+    e = torch.sort(e, dim=1).values
+    return torch.unique(e, dim=0)
+
+
+def _masked_mean(per_sample: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``per_sample (B,)`` over samples where ``mask (B,)`` is set; 0 (in the graph) when none is."""
+    m = mask.to(per_sample.dtype)
+    return (per_sample * m).sum() / m.sum().clamp_min(1.0)
+
+
+class HandMeshLoss(nn.Module):
+    """The weighted training loss (see the module docstring for the terms).
+
+    Args:
+        faces: ``(F, 3)`` long faces of the network's hand model (edge and normal terms).
+        hands_mean: ``(45,)`` the hand model's mean finger pose: ground-truth ``mano_pose`` finger numbers are
+            offsets from it (FreiHAND's convention), so it is added to get absolute rotations.
+        input_size: crop side S in pixels (to normalize the 2D targets).
+        weights: term name -> weight; missing terms weigh 0.
+        use_hand_params: the data's hand parameters belong to the network's hand model (``pose``, ``betas``).
+            Default: True.
+        use_vertices: the data's vertices belong to the network's hand model (``verts3d``, ``edge``, ``normal``).
+            Default: True.
+    """
+
+    def __init__(
+        self,
+        faces: torch.Tensor,
+        hands_mean: torch.Tensor,
+        input_size: int,
+        weights: Mapping[str, float],
+        *,
+        use_hand_params: bool = True,
+        use_vertices: bool = True,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(weights) - set(LOSS_TERMS))
+        if unknown:
+            raise ValueError(f"unknown loss term(s) {unknown}; valid: {', '.join(LOSS_TERMS)}")
+        self.input_size = int(input_size)
+        self.use_hand_params = bool(use_hand_params)
+        self.use_vertices = bool(use_vertices)
+        self.weights = {k: float(weights.get(k, 0.0)) for k in LOSS_TERMS}
+        self.register_buffer("edges", mesh_edges(faces.long()), persistent=False)  # (E, 2)
+        self.register_buffer("faces", faces.long().clone(), persistent=False)  # (F, 3)
+        self.register_buffer("hands_mean", hands_mean.detach().float().reshape(45).clone(), persistent=False)
+
+    @property
+    def active_terms(self) -> list[str]:
+        """Terms that can contribute (non-zero weight and the right kind of ground truth)."""
+        out = []
+        for name in LOSS_TERMS:
+            if self.weights[name] == 0.0:
+                continue
+            if name in _NEEDS_VERTS and not self.use_vertices:
+                continue
+            if name in _NEEDS_PARAMS and not self.use_hand_params:
+                continue
+            out.append(name)
+        return out
+
+    def forward(self, pred: Any, batch: Mapping[str, torch.Tensor]) -> LossOutput:
+        """Compute the loss.
+
+        Args:
+            pred: a :class:`~handmesh.network.HandMeshOutput` (``joints (B, 21, 3)``, ``vertices (B, V, 3)``,
+                ``joints2d (B, 21, 2)``, ``rotmats (B, 16, 3, 3)``, ``betas (B, 10)``).
+            batch: a collated :class:`~handmesh.datasets.HandSample` batch on the same device (``xyz``, ``uv``,
+                ``has_xyz``, ``verts``, ``has_verts``, ``mano_pose``, ``mano_shape``, ``has_mano``).
+
+        Returns:
+            :class:`LossOutput`.
+        """
+        terms: dict[str, torch.Tensor] = {}
+        active = self.active_terms
+        xyz = batch["xyz"].to(pred.joints.dtype)  # (B, 21, 3)
+        root = xyz[:, :1]
+        has_xyz = batch["has_xyz"].bool()
+        if "joints3d" in active:
+            err = (pred.joints - (xyz - root)).abs().mean(dim=(1, 2))  # (B,)
+            terms["joints3d"] = _masked_mean(err, has_xyz)
+        if "joints2d" in active:
+            target = crop_pixels_to_normalized(batch["uv"].to(pred.joints2d.dtype), self.input_size)
+            terms["joints2d"] = _masked_mean((pred.joints2d - target).abs().mean(dim=(1, 2)), has_xyz)
+        need_verts = [t for t in active if t in _NEEDS_VERTS]
+        if need_verts:
+            mask = batch["has_verts"].bool() & has_xyz
+            gt_v = batch["verts"].to(pred.vertices.dtype) - root  # (B, V, 3)
+            if "verts3d" in active:
+                terms["verts3d"] = _masked_mean((pred.vertices - gt_v).abs().mean(dim=(1, 2)), mask)
+            if "edge" in active:
+                terms["edge"] = _masked_mean(self._edge_error(pred.vertices, gt_v), mask)
+            if "normal" in active:
+                terms["normal"] = _masked_mean(self._normal_error(pred.vertices, gt_v), mask)
+        if "pose" in active or "betas" in active:
+            has_mano = batch["has_mano"].bool()
+            if "pose" in active:
+                gt_rot = self._gt_rotations(batch["mano_pose"].to(pred.rotmats.dtype))  # (B, 16, 3, 3)
+                terms["pose"] = _masked_mean((pred.rotmats - gt_rot).square().mean(dim=(1, 2, 3)), has_mano)
+            if "betas" in active:
+                err = (pred.betas - batch["mano_shape"].to(pred.betas.dtype)).square().mean(dim=1)
+                terms["betas"] = _masked_mean(err, has_mano)
+        if "betas_prior" in active:
+            terms["betas_prior"] = pred.betas.square().mean()
+        if terms:
+            total = sum(self.weights[k] * v for k, v in terms.items())
+        else:  # nothing to learn from: a zero that still depends on the prediction, so backward works
+            total = pred.joints.sum() * 0.0
+        return LossOutput(total=total, terms=terms)  # type: ignore[arg-type]
+
+    def _gt_rotations(self, pose48: torch.Tensor) -> torch.Tensor:
+        """FreiHAND-convention ``(B, 48)`` axis-angle -> ``(B, 16, 3, 3)`` absolute rotations."""
+        B = pose48.shape[0]
+        fingers = pose48[:, 3:] + self.hands_mean.to(pose48.dtype)  # offsets from hands_mean -> absolute
+        aa = torch.cat([pose48[:, :3], fingers], dim=1).reshape(B, 16, 3)
+        return axis_angle_to_matrix(aa)
+
+    def _edge_error(self, pred_v: torch.Tensor, gt_v: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` mean |edge length difference|, metres."""
+        a, b = self.edges[:, 0], self.edges[:, 1]
+        lp = (pred_v[:, a] - pred_v[:, b]).norm(dim=-1)  # (B, E)
+        lg = (gt_v[:, a] - gt_v[:, b]).norm(dim=-1)
+        return (lp - lg).abs().mean(dim=1)
+
+    def _normal_error(self, pred_v: torch.Tensor, gt_v: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` mean |cosine| between predicted face edges and ground-truth face normals (Wang et al.,
+        Pixel2Mesh, ECCV 2018): zero when every predicted face lies in the plane of its ground-truth face."""
+        f = self.faces
+        g0, g1, g2 = gt_v[:, f[:, 0]], gt_v[:, f[:, 1]], gt_v[:, f[:, 2]]  # (B, F, 3)
+        normal = nn.functional.normalize(torch.cross(g1 - g0, g2 - g0, dim=-1), dim=-1, eps=1e-12)
+        p0, p1, p2 = pred_v[:, f[:, 0]], pred_v[:, f[:, 1]], pred_v[:, f[:, 2]]
+        cos = [
+            (nn.functional.normalize(e, dim=-1, eps=1e-12) * normal).sum(dim=-1).abs()
+            for e in (p1 - p0, p2 - p1, p0 - p2)
+        ]
+        return torch.stack(cos, dim=-1).mean(dim=(1, 2))
+
+
+def build_loss(
+    loss_cfg: Any,
+    hand_model: nn.Module,
+    input_size: int,
+    *,
+    use_hand_params: bool = True,
+    use_vertices: bool = True,
+) -> HandMeshLoss:
+    """Build :class:`HandMeshLoss` from the config's ``loss`` section and the network's hand model.
+
+    Args:
+        loss_cfg: :class:`~handmesh.config.LossConfig` (one float attribute per term).
+        hand_model: the network's hand model (faces, ``hands_mean``).
+        input_size: crop side S.
+        use_hand_params, use_vertices: see :class:`HandMeshLoss`.
+    """
+    weights = {name: float(getattr(loss_cfg, name)) for name in LOSS_TERMS}
+    return HandMeshLoss(hand_model.faces, hand_model.hands_mean, input_size, weights,
+                        use_hand_params=use_hand_params, use_vertices=use_vertices)
