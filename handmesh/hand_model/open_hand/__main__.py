@@ -14,7 +14,8 @@ def main(argv: list[str] | None = None) -> int:
 
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``): ``--output PATH`` writes elsewhere; ``--check``
-            writes nothing and exits with 1 if the file at the output path differs from a fresh generation.
+            writes nothing and exits with 1 if the file at the output path differs from a fresh generation;
+            ``--figures FOLDER`` only renders the documentation pictures of the shipped model into FOLDER.
 
     Returns:
         Exit status.
@@ -24,8 +25,19 @@ def main(argv: list[str] | None = None) -> int:
         description="Regenerate the licence-free open hand model file (deterministic, byte for byte).",
     )
     parser.add_argument("--output", type=Path, default=ASSET_PATH, help=f"where to write it (default: {ASSET_PATH})")
-    parser.add_argument("--check", action="store_true", help="only compare with the existing file; exit 1 if it differs")
+    parser.add_argument(
+        "--check", action="store_true", help="only compare with the existing file; exit 1 if it differs"
+    )
+    parser.add_argument(
+        "--figures", type=Path, metavar="FOLDER", help="only render the pose and shape pictures (e.g. data/media)"
+    )
     args = parser.parse_args(argv)
+    if args.figures is not None:
+        from handmesh.hand_model.open_hand.figures import write_figures
+
+        for path in write_figures(args.figures):
+            print(f"wrote {path}")
+        return 0
     if args.check:
         data = asset_bytes(generate_open_hand().arrays)
         same = args.output.is_file() and args.output.read_bytes() == data

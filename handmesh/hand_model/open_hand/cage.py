@@ -33,7 +33,7 @@ THUMB_RINGS = (3, 4)
 
 #: Stations of a digit's cage rings as (bone index, fraction along that bone); the last ring, the smaller one
 #: on the round tip, is closed by a pentagonal cap.
-DIGIT_STATIONS = ((0, 0.5), (1, 0.0), (2, 0.0), (2, 0.45), (2, 0.86))
+DIGIT_STATIONS = ((0, 0.5), (1, 0.0), (2, 0.0), (2, 0.5), (2, 0.93))
 
 #: Cage vertices sit this factor beyond the skin along their rays: subdivision pulls a coarse cage inwards.
 CAGE_INFLATE = 1.1

@@ -33,6 +33,9 @@ ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "open_hand_right.n
 
 FORMAT_VERSION = 1
 
+#: Grid the float arrays are rounded to before they are stored (see :func:`_to_float32`).
+QUANTUM = 1e-7
+
 #: Keys in the order they are written (the model file format's order).
 ASSET_KEYS = (
     "v_template",
@@ -70,6 +73,12 @@ class OpenHand:
     poses: dict[str, np.ndarray]
 
 
+def _to_float32(x: np.ndarray) -> np.ndarray:
+    """Round to a grid of 1e-7 (0.1 micrometre for lengths) before casting to float32: a last-bit difference in
+    the float64 pipeline (another CPU's math library) then almost never reaches the file."""
+    return (np.round(np.asarray(x, dtype=np.float64) / QUANTUM) * QUANTUM).astype(np.float32)
+
+
 def build_surface() -> HandSurface:
     """The implicit skin on the design skeleton."""
     skeleton = build_skeleton()
@@ -93,16 +102,16 @@ def generate_open_hand() -> OpenHand:
     poses = named_poses(surface)
     components = pose_components(sample_poses(surface), poses["relaxed"])
     arrays = {
-        "v_template": v.astype(np.float32),
+        "v_template": _to_float32(v),
         "faces": mesh.faces.astype(np.int32),
-        "shapedirs": shapedirs.astype(np.float32),
+        "shapedirs": _to_float32(shapedirs),
         # No pose-dependent corrections: linear blend skinning only.
         "posedirs": np.zeros((NUM_VERTICES, 3, 135), dtype=np.float32),
-        "J_regressor": regressor.astype(np.float32),
-        "weights": weights.astype(np.float32),
+        "J_regressor": _to_float32(regressor),
+        "weights": _to_float32(weights),
         "parents": PARENTS.astype(np.int32),
-        "hands_components": components.astype(np.float32),
-        "hands_mean": poses["relaxed"].astype(np.float32),
+        "hands_components": _to_float32(components),
+        "hands_mean": _to_float32(poses["relaxed"]),
         "tip_vertex_ids": mesh.tip_ids.astype(np.int32),
         "is_right": np.array(True),
         "name": np.array("open"),

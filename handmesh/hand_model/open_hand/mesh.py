@@ -5,9 +5,11 @@ Steps (all deterministic):
 1. build the polygon cage around the skeleton (:mod:`~handmesh.hand_model.open_hand.cage`): 195 vertices, 188 faces;
 2. one Catmull-Clark step (V + E + F = 764 vertices, all quads) and projection onto the implicit skin;
 3. triangulate each quad along its shorter diagonal (F = 2 V - 4);
-4. split the longest edges until V = 778 (each split: one vertex, two faces), projecting new vertices onto the skin;
-5. flip edges towards valence 6, then relax tangentially on the skin to even out the spacing, keeping the rings
-   across the digits where the cage put them (at the joints, on the creases).
+4. remesh the palm and wrist isotropically (split long edges, collapse short ones, flip towards valence 6, relax
+   tangentially on the skin) to a target edge length, a few rounds; the digits keep the rings the cage gave them
+   (on the joints, where the creases are), and only relax across the digit, not along it;
+5. split or collapse palm edges until exactly 778 vertices remain (F = 2 V - 4 = 1552 on a sphere), flip, relax,
+   and check that the result is closed, 2-manifold and of genus 0.
 """
 
 from __future__ import annotations
@@ -61,7 +63,6 @@ def _digit_axes(surface: HandSurface, vertices: np.ndarray, digit: np.ndarray) -
             take = dist < best
             best = np.where(take, dist, best)
             # Beyond the centre of the round tip the vertices may slide towards the tip: that rounds it.
-            out[take] = 0.0 if k < 2 else 1.0
             out[take] = np.where((k == 2) & (t[take, None] >= 1.0), 0.0, frame.dirs[k])
         axial[sel] = out
     return axial
@@ -125,4 +126,6 @@ def build_rest_mesh(surface: HandSurface, palm_edge: float = 0.0090, rounds: int
     v, faces, digit = em.compact()
     v = relax(v, faces, digit, 10)
     remesh.check_closed_manifold(faces, v.shape[0])
+    if remesh.signed_volume(v, faces) <= 0:
+        raise RuntimeError("open hand mesh: faces are wound inwards")
     return RestMesh(vertices=v, faces=faces, digit=digit, tip_ids=find_tip_ids(surface, v, digit))

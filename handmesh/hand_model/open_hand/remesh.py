@@ -1,5 +1,5 @@
-"""Mesh operations the open hand is built with: Catmull-Clark subdivision, triangulation, edge splits and flips,
-tangential relaxation onto an implicit surface, and topology checks.
+"""Mesh operations the open hand is built with: Catmull-Clark subdivision, triangulation, local edits for
+isotropic remeshing (edge split, collapse, flip), tangential relaxation onto an implicit surface, topology checks.
 
 All functions are deterministic (no randomness; ties broken by vertex ids) and keep a closed, consistently wound
 triangle mesh closed and consistently wound.
@@ -257,7 +257,9 @@ def remesh_region(
     flip_edges(mesh, editable)
 
 
-def collapse_edge(mesh: EditableMesh, a: int, b: int, place: Callable[[np.ndarray], np.ndarray], max_length: float) -> bool:
+def collapse_edge(
+    mesh: EditableMesh, a: int, b: int, place: Callable[[np.ndarray], np.ndarray], max_length: float
+) -> bool:
     """Collapse edge (a, b) towards the vertex with the larger label (digit vertices keep their place), else to
     the projected midpoint. Returns whether it happened."""
     la, lb = mesh.labels[a], mesh.labels[b]

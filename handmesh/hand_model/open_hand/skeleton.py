@@ -83,28 +83,28 @@ DIGIT_SPECS: dict[str, DigitSpec] = {
         lengths=(0.0340, 0.0230, 0.0240),
         spread=(_deg(4.0), _deg(2.0), _deg(1.0)),
         lift=(_deg(3.0), _deg(-1.5), _deg(-2.0)),
-        radii=(0.0100, 0.0093, 0.0083, 0.0075),
+        radii=(0.0100, 0.0098, 0.0089, 0.0081),
     ),
     "middle": DigitSpec(
         base=(0.0010, 0.0050, 0.0028),
         lengths=(0.0365, 0.0255, 0.0260),
         spread=(_deg(-8.0), _deg(-9.0), _deg(-9.0)),
         lift=(_deg(3.0), _deg(-1.5), _deg(-2.0)),
-        radii=(0.0102, 0.0095, 0.0085, 0.0077),
+        radii=(0.0102, 0.0100, 0.0091, 0.0083),
     ),
     "ring": DigitSpec(
         base=(0.0140, 0.0025, -0.0205),
         lengths=(0.0335, 0.0245, 0.0245),
         spread=(_deg(-16.0), _deg(-18.0), _deg(-19.0)),
         lift=(_deg(2.0), _deg(-2.0), _deg(-2.0)),
-        radii=(0.0096, 0.0089, 0.0080, 0.0072),
+        radii=(0.0096, 0.0094, 0.0086, 0.0078),
     ),
     "pinky": DigitSpec(
         base=(0.0270, -0.0035, -0.0370),
         lengths=(0.0270, 0.0190, 0.0215),
         spread=(_deg(-27.0), _deg(-29.0), _deg(-30.0)),
         lift=(_deg(1.0), _deg(-2.0), _deg(-2.0)),
-        radii=(0.0086, 0.0079, 0.0071, 0.0065),
+        radii=(0.0086, 0.0084, 0.0077, 0.0070),
     ),
     # The thumb leaves the palm towards +z and curls towards the fingers (-x) and slightly towards the palm (-y).
     "thumb": DigitSpec(
@@ -112,7 +112,7 @@ DIGIT_SPECS: dict[str, DigitSpec] = {
         lengths=(0.0310, 0.0275, 0.0270),
         spread=(_deg(50.5), _deg(33.0), _deg(25.0)),
         lift=(_deg(1.5), _deg(-11.5), _deg(-14.0)),
-        radii=(0.0130, 0.0113, 0.0102, 0.0093),
+        radii=(0.0135, 0.0120, 0.0112, 0.0102),
     ),
 }
 
@@ -151,16 +151,13 @@ class Skeleton:
 
 
 def build_skeleton(
-    specs: dict[str, DigitSpec] | None = None,
-    wrist: tuple[float, float, float] = WRIST,
-    length_scale: dict[str, float] | None = None,
+    specs: dict[str, DigitSpec] | None = None, wrist: tuple[float, float, float] = WRIST
 ) -> Skeleton:
     """Place the 16 joints and the 5 digit tips from the design numbers.
 
     Args:
         specs: per-digit design numbers. Default: :data:`DIGIT_SPECS`.
         wrist: wrist joint position (metres). Default: :data:`WRIST`.
-        length_scale: optional factor per digit name applied to its bone lengths. Default: all 1.
 
     Returns:
         The :class:`Skeleton`.
@@ -170,12 +167,11 @@ def build_skeleton(
     joints[0] = wrist
     tips = np.zeros((len(DIGITS), 3))
     for digit, spec in specs.items():
-        scale = 1.0 if length_scale is None else length_scale.get(digit, 1.0)
         ids = DIGIT_JOINTS[digit]
         p = np.asarray(spec.base, dtype=np.float64)
         joints[ids[0]] = p
         for k in range(3):
-            p = p + scale * spec.lengths[k] * bone_direction(spec.spread[k], spec.lift[k])
+            p = p + spec.lengths[k] * bone_direction(spec.spread[k], spec.lift[k])
             if k < 2:
                 joints[ids[k + 1]] = p
         tips[DIGITS.index(digit)] = p
