@@ -36,7 +36,9 @@ def _view_rotation(is_right: bool, turn: float) -> np.ndarray:
     return spin @ base
 
 
-def _tile(vertices: np.ndarray, faces: np.ndarray, rotation: np.ndarray, size: tuple[int, int], span: float):
+def _tile(
+    vertices: np.ndarray, faces: np.ndarray, rotation: np.ndarray, size: tuple[int, int], span: float
+) -> np.ndarray:
     """Render one mesh (world metres) centred in a tile of ``size`` (H, W) pixels showing ``span`` metres across
     its height. Returns (H, W, 3) uint8 RGB."""
     from handmesh.render import Light, Mesh, render

@@ -12,7 +12,9 @@ from collections.abc import Callable
 import numpy as np
 
 
-def catmull_clark(vertices: np.ndarray, faces: list[list[int]], labels: np.ndarray | None = None):
+def catmull_clark(
+    vertices: np.ndarray, faces: list[list[int]], labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """One step of Catmull-Clark subdivision of a closed polygon mesh (Catmull and Clark, CAD 1978).
 
     Args:

@@ -1,15 +1,17 @@
 """Skinning weights and the joint regressor of the open hand.
 
-Weights: every vertex first picks which digits it belongs to, from its distance to each digit's tube with a
-compact smooth kernel (so a finger's skin never listens to another finger, while the skin of a web is shared by
-the two fingers beside it). Along a digit, the weight passes from the parent bone to the child bone with a smooth
-step across each joint (a plane through the joint, normal to the bisector of the two bones), so
+Weights (:func:`skinning_weights`):
 
-- palm and wrist vertices follow the wrist (joint 0),
-- a phalanx follows the joint at its proximal end, with soft transitions of a few millimetres around the joints,
-- the fingertip follows the distal joint.
+1. every vertex picks which digits it belongs to, from its distance to each digit's tube with a compact smooth
+   kernel (a finger's skin does not listen to another finger; the skin of a web is shared by the two beside it);
+2. its share of the palm and of each digit comes from a smooth step across the digit's first joint (a plane
+   through the joint, normal to the bisector of the bones that meet there);
+3. these shares are averaged over mesh neighbours a few times, which blends the webs, and cut back to the vertex's
+   own digit where it is firmly on one;
+4. a digit's share is split among its three joints by smooth steps across its second and third joints, so a
+   phalanx follows the joint at its proximal end with transitions about a centimetre wide, and the fingertip
+   follows the distal joint. Palm and wrist vertices follow the wrist (joint 0).
 
-A few steps of averaging over mesh neighbours then smooth the weights where digit membership switches (webs).
 Rows are non-negative and sum to 1.
 
 Joint regressor: joint j is a convex combination of the vertices on a thin slab of skin around the joint (the ring

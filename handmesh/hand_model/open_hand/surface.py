@@ -2,9 +2,10 @@
 
 The skin is the zero set of ``f(p)``, negative inside, roughly a signed distance in metres:
 
-- palm: a rounded slab whose width, thickness and arch vary from the wrist to the slanted knuckle line;
+- palm: the four finger metacarpals as tapered, slightly flattened capsules from the carpus to the knuckles,
+  blended with a flat ellipsoid core, so the back of the hand shows the metacarpals and arches across;
 - wrist: a rounded elliptic stump about 2.5 cm long beyond the wrist joint, closed by a dome (the "wrist cap");
-- thenar and hypothenar pads: ellipsoids on the palm side at the base of the thumb and of the little finger;
+- pads: thenar (thumb ball) and hypothenar ellipsoids, and a low ridge under the knuckles;
 - each digit: a chain of tapered round cones (slightly flattened front to back) from its first joint to a round
   tip, widened at the knuckles, with shallow creases on the palm side at the joints and at the base of each finger.
 
