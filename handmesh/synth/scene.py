@@ -38,9 +38,10 @@ def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
 
 
 def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], extent_frac: float,
-                  centre_offset: np.ndarray) -> np.ndarray:
+                  centre_offset: np.ndarray, margin: float = 2.0) -> np.ndarray:
     """Translation that puts a (posed, untranslated) mesh in front of the camera with its projected bounding box's
-    longest side ``extent_frac`` of the image and its centre at the image centre plus ``centre_offset`` pixels.
+    longest side ``extent_frac`` of the image and its centre at the image centre plus ``centre_offset`` pixels,
+    moved inwards where the box would come closer than ``margin`` pixels to the image border.
 
     Args:
         vertices: ``(V, 3)`` metres, camera axes.
@@ -48,6 +49,7 @@ def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], ex
         size: ``(H, W)``.
         extent_frac: target longest side of the box as a fraction of ``max(H, W)``.
         centre_offset: ``(2,)`` pixels.
+        margin: smallest distance between the box and the image border, pixels. Default: 2.
 
     Returns:
         ``(3,)`` translation in metres.
@@ -61,16 +63,19 @@ def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], ex
     z = f * ext / target_px + (c[2] - vertices[:, 2].min())
     t = np.array([(target_c[0] - K[0, 2]) * z / K[0, 0] - c[0], (target_c[1] - K[1, 2]) * z / K[1, 1] - c[1],
                   z - c[2]])
-    # Perspective makes the first guess slightly off: correct size and centre twice from the actual projection.
-    for _ in range(2):
+    # Perspective makes the first guess slightly off: correct size and centre from the actual projection. The
+    # centre is then pulled in where the box would leave the image (FreiHAND crops show the whole hand).
+    limit = np.array([w - 1.0, h - 1.0])
+    for _ in range(3):
         uv = _project(vertices + t, K)
         lo, hi = uv.min(0), uv.max(0)
         zc = c[2] + t[2]
-        zc_new = zc * np.max(hi - lo) / target_px
-        t[2] += zc_new - zc
+        t[2] += zc * np.max(hi - lo) / target_px - zc
         uv = _project(vertices + t, K)
-        shift = target_c - (uv.min(0) + uv.max(0)) / 2.0
-        t[:2] += shift * (c[2] + t[2]) / K[[0, 1], [0, 1]]
+        lo, hi = uv.min(0), uv.max(0)
+        half = (hi - lo) / 2.0
+        want = np.clip(target_c, half + margin, np.maximum(limit - half - margin, half + margin))
+        t[:2] += (want - (lo + hi) / 2.0) * (c[2] + t[2]) / K[[0, 1], [0, 1]]
     return t
 
 

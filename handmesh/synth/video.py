@@ -11,7 +11,8 @@ Sidecar (all metres, OpenCV camera frame, keypoints in the FreiHAND/OpenPose 21-
 
 ``hand_params`` are axis-angle in smplx's convention (``hand_pose`` relative to the model's ``hands_mean``): with
 ``build_hand_model(hand_model, side=handedness)`` they reproduce ``vertices`` and ``keypoints3d``, which is how
-:func:`load_clip` fills in vertices for sidecars written without them.
+:func:`load_clip` fills in vertices for sidecars written without them. ``hand_model_sha256`` fingerprints the model
+the clip was made with, so that a sidecar is never completed with a different model's vertices.
 """
 
 from __future__ import annotations
@@ -146,12 +147,12 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     thumb_spread = 0.5 * _smooth(rng, t, 0.2)
     finger_aa = np.stack([curl_pose(frame, curls[i], spread[i], thumb_spread[i]) for i in range(T)])
 
-    # Orientation: palm towards the camera, fingers up, then slow roll, pitch and a yaw that shows the side and
-    # some of the back of the hand.
+    # Orientation: palm towards the camera, fingers up, then slow roll, pitch and a yaw that turns the hand
+    # partly sideways.
     R0 = frame.canonical_rotation()
     roll = np.deg2rad(35) * _smooth(rng, t, 0.15)
     pitch = np.deg2rad(25) * _smooth(rng, t, 0.2)
-    yaw = np.deg2rad(70) * _smooth(rng, t, 0.12)
+    yaw = np.deg2rad(45) * _smooth(rng, t, 0.12)
     R = np.stack([rotation_matrix(np.array([0.0, 0.0, roll[i]])) @ rotation_matrix(np.array([pitch[i], 0.0, 0.0]))
                   @ rotation_matrix(np.array([0.0, yaw[i], 0.0])) @ R0 for i in range(T)])
     global_aa = matrix_to_axis_angle(torch.as_tensor(R)).numpy()
@@ -167,10 +168,10 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     out0 = forward(np.zeros((T, 3)))
     centre = out0.vertices.double().numpy().mean(1)  # (T, 3) centroid of the untranslated hand
     # The centroid follows a Lissajous path across the frame at a gently varying depth: the hand's height in the
-    # image is about 40% of the frame.
-    depth = 0.19 * f / (0.42 * cfg.height) * (1.0 + 0.12 * _smooth(rng, t, 0.1))
-    u = K[0, 2] + 0.22 * cfg.width * _smooth(rng, t, 0.1)
-    v = K[1, 2] + 0.15 * cfg.height * _smooth(rng, t, 0.13)
+    # image is about half the frame's.
+    depth = 0.19 * f / (0.5 * cfg.height) * (1.0 + 0.12 * _smooth(rng, t, 0.1))
+    u = K[0, 2] + 0.2 * cfg.width * _smooth(rng, t, 0.1)
+    v = K[1, 2] + 0.1 * cfg.height * _smooth(rng, t, 0.13)
     target = np.stack([(u - K[0, 2]) * depth / f, (v - K[1, 2]) * depth / f, depth], axis=1)
     transl = target - centre
     out = forward(transl)
@@ -179,12 +180,24 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
             "K": K}
 
 
+def model_fingerprint(model) -> str:
+    """SHA-256 of a hand model's arrays (template, blend shapes, regressor, weights, faces, mean pose): two models
+    with the same fingerprint turn the same parameters into the same mesh."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in ("v_template", "shapedirs", "posedirs", "J_regressor", "lbs_weights", "faces", "parents",
+                 "hands_mean", "tip_vertex_ids"):
+        h.update(np.ascontiguousarray(getattr(model, name).detach().cpu().numpy()).tobytes())
+    return h.hexdigest()
+
+
 def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
     return points[..., :2] / points[..., 2:] * K[[0, 1], [0, 1]] + K[:2, 2]
 
 
 def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: bool = False,
-                   progress: bool = True) -> tuple[Path, Path, float]:
+                   progress: bool = True, model=None) -> tuple[Path, Path, float]:
     """Render the clip to ``out_path`` (``.mp4``) and its sidecar to ``out_path`` with ``.json``.
 
     Args:
@@ -192,6 +205,8 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
         cfg: what to make (:class:`ClipConfig`).
         overwrite: replace existing files. Default: False.
         progress: show a tqdm progress bar. Default: True.
+        model: a ready hand model of side ``cfg.side`` (its name should be ``cfg.hand_model``). Default: built
+            from ``cfg``.
 
     Returns:
         ``(video path, sidecar path, seconds taken)``.
@@ -219,7 +234,11 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
             raise DataError(f"{p} exists: pass --overwrite to replace it")
     video.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    model = build_hand_model(cfg.hand_model, side=cfg.side, model_dir=cfg.mano_dir)
+    if model is None:
+        model = build_hand_model(cfg.hand_model, side=cfg.side, model_dir=cfg.mano_dir)
+    elif bool(model.is_right) != (cfg.side == "right"):
+        raise ConfigError(f"generate_video: the model is a {'right' if model.is_right else 'left'} hand but the "
+                          f"clip asks for a {cfg.side} one")
     anim = animate(model, cfg)
     K = anim["K"]
     rng = np.random.default_rng([cfg.seed, 2, 0, 1])
@@ -264,7 +283,8 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
     atomic_write_json(sidecar, {
         "format": CLIP_FORMAT, "format_version": CLIP_FORMAT_VERSION, "video": video.name, "fps": cfg.fps,
         "width": cfg.width, "height": cfg.height, "num_frames": cfg.num_frames, "handedness": cfg.side,
-        "hand_model": cfg.hand_model, "seed": cfg.seed, "units": "metres",
+        "hand_model": cfg.hand_model, "hand_model_sha256": model_fingerprint(model), "seed": cfg.seed,
+        "units": "metres",
         "camera": "OpenCV: x right, y down, z forward", "K": K.tolist(), "frames": frames,
     }, separators=(",", ":"))
     return video, sidecar, time.perf_counter() - t0
@@ -280,6 +300,10 @@ def load_clip(path: str | os.PathLike, *, model=None) -> ClipAnnotations:
 
     Returns:
         :class:`ClipAnnotations`.
+
+    Raises:
+        DataError: the sidecar is malformed, or it has no vertices and ``model`` differs from the one it was made
+            with.
     """
     p = Path(path)
     if p.suffix.lower() != ".json":
@@ -304,6 +328,11 @@ def load_clip(path: str | os.PathLike, *, model=None) -> ClipAnnotations:
             from handmesh.hand_model import build_hand_model
 
             model = build_hand_model(data["hand_model"], side=data["handedness"])
+        made_with = data.get("hand_model_sha256")
+        if made_with is not None and made_with != model_fingerprint(model):
+            raise DataError(f"{p}: the clip was made with another version of the {data['hand_model']!r} hand model "
+                            "and stores no vertices; regenerate it with handmesh-synth video (its keypoints are "
+                            "still valid)")
         with torch.no_grad():
             out = model(*(torch.as_tensor(params[k], dtype=torch.float32)
                           for k in ("global_orient", "hand_pose", "betas", "transl")))

@@ -98,3 +98,28 @@ def test_left_hand_clip(tmp_path: Path) -> None:
     ann = load_clip(sidecar)
     assert ann.handedness == "left" and len(read_frames(video)) == 2
     assert ann.vertices.shape == (2, 778, 3)  # recomputed with the left model
+
+
+def test_parameters_of_another_model_are_refused(clip: Path, tmp_path: Path) -> None:
+    data = json.loads(clip.with_suffix(".json").read_text())
+    for frame in data["frames"]:
+        del frame["vertices"]
+    data["hand_model_sha256"] = "0" * 64
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(data))
+    with pytest.raises(DataError, match="another version"):
+        load_clip(stale)
+
+
+def test_shipped_sample_clip_matches_the_shipped_hand() -> None:
+    # The embedded demo clip stores parameters, not vertices: it must have been made with the current open hand.
+    # If this fails, regenerate it: handmesh-synth video handmesh/assets/sample_clip.mp4 --seconds 5 --fps 30
+    # --seed 0 --no-vertices --overwrite
+    from handmesh.synth.video import model_fingerprint
+
+    asset = Path(__file__).resolve().parents[3] / "handmesh" / "assets" / "sample_clip.json"
+    data = json.loads(asset.read_text())
+    assert data["hand_model_sha256"] == model_fingerprint(build_hand_model("open"))
+    ann = load_clip(asset)
+    frames = read_frames(asset.with_suffix(".mp4"))
+    assert len(frames) == len(ann.vertices) == 150 and frames[0].shape == (480, 640, 3)
