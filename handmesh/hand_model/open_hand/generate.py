@@ -75,8 +75,9 @@ class OpenHand:
 
 def _to_float32(x: np.ndarray) -> np.ndarray:
     """Round to a grid of 1e-7 (0.1 micrometre for lengths) before casting to float32: a last-bit difference in
-    the float64 pipeline (another CPU's math library) then almost never reaches the file."""
-    return (np.round(np.asarray(x, dtype=np.float64) / QUANTUM) * QUANTUM).astype(np.float32)
+    the float64 pipeline (another CPU's math library) then almost never reaches the file. Adding 0 turns -0.0,
+    whose sign is such a last-bit accident, into +0.0."""
+    return (np.round(np.asarray(x, dtype=np.float64) / QUANTUM) * QUANTUM + 0.0).astype(np.float32)
 
 
 def build_surface() -> HandSurface:

@@ -15,9 +15,10 @@ side (``cross(bone, -y)``), and a roll about its own bone (opposition).
 
 The PCA basis (``hands_components``) is computed from poses drawn from a simple anatomical distribution
 (:func:`sample_poses`: fingers that curl together with individual variation, spread that shrinks as fingers curl,
-a thumb that abducts, opposes and flexes) with a fixed seed, as deviations from ``hands_mean``; rows are the
-components in order of decreasing variance, orthonormal, with the sign fixed so that each row's largest entry is
-positive.
+a thumb that abducts, opposes and flexes) with a fixed seed, as deviations from ``hands_mean``. The first 21 rows
+are the components in order of decreasing variance (sign fixed so each row's largest entry is positive); the
+sampled poses use no other directions (no twist about a bone, no sideways bend of a middle joint), so the remaining
+24 rows complete an orthonormal basis by Gram-Schmidt on the coordinate axes.
 """
 
 from __future__ import annotations
@@ -198,21 +199,36 @@ def sample_poses(surface: HandSurface, n: int = PCA_SAMPLES, seed: int = PCA_SEE
 
 
 def pose_components(samples: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """Principal directions of ``samples - mean``.
+    """Principal directions of ``samples - mean``, completed to a basis of all 45 dimensions.
+
+    The sampled poses span fewer than 45 dimensions (a finger's middle joint only flexes, no joint twists about its
+    bone), and the eigenvectors of a zero eigenvalue are arbitrary (they differ between linear algebra libraries).
+    So the components with variance come first, in decreasing order, and the rest of the basis is completed by
+    Gram-Schmidt on the coordinate axes in order, which is the same everywhere.
 
     Args:
         samples: (N, 45) poses.
         mean: (45,) the pose the components are deviations from.
 
     Returns:
-        (45, 45) orthonormal rows, decreasing variance, each row's largest-magnitude entry positive.
+        (45, 45) orthonormal rows; each leading row's largest-magnitude entry is positive.
     """
     dev = samples - mean
     cov = dev.T @ dev / dev.shape[0]
     vals, vecs = np.linalg.eigh(cov)
-    comps = vecs[:, ::-1].T.copy()
+    vals, vecs = vals[::-1], vecs[:, ::-1]
+    rank = int(np.sum(vals > 1e-9 * vals[0]))
+    comps = list(vecs[:, :rank].T)
     # The sign of an eigenvector is arbitrary; fix it so the basis is the same on every platform.
-    idx = np.argmax(np.abs(comps), axis=1)
-    comps *= np.sign(comps[np.arange(45), idx])[:, None]
-    return comps
+    comps = [c * np.sign(c[np.argmax(np.abs(c))]) for c in comps]
+    for axis in np.eye(45):
+        if len(comps) == 45:
+            break
+        v = axis.copy()
+        for _ in range(2):  # twice, for orthogonality to rounding precision
+            for c in comps:
+                v -= (v @ c) * c
+        if np.linalg.norm(v) > 0.1:
+            comps.append(v / np.linalg.norm(v))
+    return np.array(comps)
 

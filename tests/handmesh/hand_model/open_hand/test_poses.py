@@ -46,6 +46,16 @@ def test_pca_is_reproducible(generated):
     np.testing.assert_array_equal(a, pose_components(again, again.mean(axis=0)))
 
 
+def test_pca_basis_does_not_depend_on_rounding_noise(generated, asset):
+    # Shuffling the samples changes the covariance in its last bits, as another BLAS would. The stored basis
+    # (rounded to 1e-7) must not move: neither the leading components nor the completion of the null space.
+    samples = sample_poses(generated.surface)
+    shuffled = samples[np.random.default_rng(0).permutation(len(samples))]
+    a, b = pose_components(samples, generated.poses["relaxed"]), pose_components(shuffled, generated.poses["relaxed"])
+    assert np.abs(a - b).max() < 1e-9
+    np.testing.assert_allclose(a, asset["hands_components"], atol=1e-6)
+
+
 def test_named_poses_look_like_their_names(asset, generated, pose_model):
     poses = generated.poses
     np.testing.assert_allclose(poses["relaxed"], asset["hands_mean"], atol=1e-6)
