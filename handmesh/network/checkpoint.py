@@ -255,8 +255,9 @@ def load_network(
     if expected_variant is not None:
         from fastvit_backbone import get_variant
 
-        if get_variant(expected_variant).name != info.variant:
-            raise CheckpointError(f"checkpoint {path} holds a {info.variant} network, expected {expected_variant}")
+        wanted = get_variant(expected_variant).name
+        if wanted != info.variant:
+            raise CheckpointError(f"checkpoint {path} holds a {info.variant} network, expected {wanted}")
     if info.side != "right":
         raise CheckpointError(f"checkpoint {path}: side {info.side!r} is not supported (networks predict right hands)")
     hand_model = build_hand_model(info.hand_model, "right", _mano_dir(info.config, mano_dir))

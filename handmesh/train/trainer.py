@@ -236,9 +236,10 @@ class _Run:
         self.loader = build_train_loader(SeededDataset(self.train_set, cfg.train.seed), self.sampler,
                                          num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
         bpe = self.sampler.batches_per_epoch
-        self.total_steps = int(cfg.optim.max_steps) if cfg.optim.max_steps else int(cfg.optim.epochs) * bpe
-        if self.total_steps <= 0:
-            raise ConfigError("nothing to train: optim.epochs and optim.max_steps give 0 steps")
+        # 0 steps is allowed: the run then only validates and saves the untrained network (a baseline).
+        self.total_steps = int(cfg.optim.max_steps) if cfg.optim.max_steps is not None else int(cfg.optim.epochs) * bpe
+        if self.total_steps < 0:
+            raise ConfigError(f"optim.max_steps = {cfg.optim.max_steps}: expected >= 0")
 
         net = self.net.to(device)
         if cfg.train.channels_last:
