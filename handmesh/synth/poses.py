@@ -17,7 +17,7 @@ rotation (not relative to ``hands_mean``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -49,7 +49,7 @@ _SPREAD_SIGN = (1.0, 0.15, -0.6, -1.0)
 FINGER_RADIUS = 0.0075
 THUMB_RADIUS = 0.0085
 PALM_HALF_THICKNESS = 0.011
-INTERSECTION_TOLERANCE = 0.003
+INTERSECTION_TOLERANCE = 0.002
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -81,6 +81,8 @@ class HandFrame:
         spread_axes: ``(15, 3)`` ab/adduction axis per joint.
         twist_axes: ``(15, 3)`` rest bone direction per joint.
         is_right: the model's side.
+        finger_radii: ``(5,)`` thickness of each finger (thumb..pinky) as a capsule radius, metres.
+        palm_half_thickness: half the palm's thickness, metres.
     """
 
     up: np.ndarray
@@ -90,14 +92,34 @@ class HandFrame:
     spread_axes: np.ndarray
     twist_axes: np.ndarray
     is_right: bool
+    finger_radii: np.ndarray = field(default_factory=lambda: np.array([THUMB_RADIUS] + [FINGER_RADIUS] * 4))
+    palm_half_thickness: float = PALM_HALF_THICKNESS
 
     @classmethod
     def from_model(cls, model) -> HandFrame:
-        """Derive the axes from ``model.rest_joints()`` and the fingertip vertices of ``model.v_template``."""
+        """Derive the axes from ``model.rest_joints()`` and the fingertip vertices of ``model.v_template``, and
+        the finger and palm thickness from the rest mesh (vertices grouped by their strongest skinning joint)."""
         with torch.no_grad():
             joints = model.rest_joints()[0].double().cpu().numpy()  # (16, 3)
-            tips = model.v_template[model.tip_vertex_ids].double().cpu().numpy()  # (5, 3)
-        return cls.from_points(joints, tips, bool(model.is_right))
+            verts = model.v_template.double().cpu().numpy()
+            tips = verts[model.tip_vertex_ids.cpu().numpy()]  # (5, 3)
+            owner = model.lbs_weights.argmax(1).cpu().numpy()  # (V,)
+        frame = cls.from_points(joints, tips, bool(model.is_right))
+        radii = []
+        for finger, chain in enumerate(_CHAINS):
+            # The middle segment is the least distorted by the webs and the tip: its vertices' distance to the bone.
+            a, b = joints[chain[1]], joints[chain[2]]
+            p = verts[owner == chain[1]]
+            if len(p) < 4:
+                radii.append(frame.finger_radii[finger])
+                continue
+            t = np.clip((p - a) @ (b - a) / max(float((b - a) @ (b - a)), 1e-12), 0.0, 1.0)
+            radii.append(float(np.median(np.linalg.norm(p - (a + t[:, None] * (b - a)), axis=1))))
+        palm_pts = verts[owner == 0]
+        half = frame.palm_half_thickness
+        if len(palm_pts) >= 4:
+            half = float(np.percentile(np.abs((palm_pts - joints[0]) @ frame.palm), 75))
+        return replace(frame, finger_radii=np.array(radii), palm_half_thickness=half)
 
     @classmethod
     def from_points(cls, joints16: np.ndarray, tips: np.ndarray, is_right: bool) -> HandFrame:
@@ -280,37 +302,47 @@ _PAIRS = [(i, k) for i in range(len(_PHALANGES)) for k in range(i + 1, len(_PHAL
           if _PHALANGES[i][0] != _PHALANGES[k][0]]
 _PAIR_A = np.array([_PHALANGES[i][1:] for i, _ in _PAIRS])
 _PAIR_B = np.array([_PHALANGES[k][1:] for _, k in _PAIRS])
-_PAIR_R = np.array([(THUMB_RADIUS if _PHALANGES[i][0] == 0 else FINGER_RADIUS)
-                    + (THUMB_RADIUS if _PHALANGES[k][0] == 0 else FINGER_RADIUS) for i, k in _PAIRS])
+_PAIR_FINGERS = np.array([(_PHALANGES[i][0], _PHALANGES[k][0]) for i, k in _PAIRS])
 
-# Palm probes: the DIP (thumb IP) joints, which sit inside the finger, and the fingertips, which are surface
-# vertices (radius 0).
-_PROBES = [3, 4, 7, 8, 11, 12, 15, 16, 19, 20]
-_PROBE_R = np.array([THUMB_RADIUS, 0.0] + [FINGER_RADIUS, 0.0] * 4)
+# Palm probes along the middle and distal phalanges (thumb: proximal and distal), as (start, end, fraction):
+# joints sit inside the finger (radius = finger thickness); the fingertip is a surface vertex (radius 0).
+_PROBE_SEGMENTS = [(2, 3, 0.0), (3, 4, 0.0), (3, 4, 0.5), (3, 4, 1.0)] + [
+    (s, s + 1, t) for f in range(1, 5) for s, t in ((4 * f + 2, 0.0), (4 * f + 2, 0.5), (4 * f + 3, 0.0),
+                                                    (4 * f + 3, 0.5), (4 * f + 3, 1.0))]
+_PROBE_A = np.array([a for a, _, _ in _PROBE_SEGMENTS])
+_PROBE_B = np.array([b for _, b, _ in _PROBE_SEGMENTS])
+_PROBE_T = np.array([t for _, _, t in _PROBE_SEGMENTS])
+_PROBE_FINGER = (_PROBE_A - 1) // 4
+_PROBE_IS_JOINT = np.where((_PROBE_T == 1.0) & (_PROBE_B % 4 == 0), 0.0, 1.0)
 
 
-def self_penetration(joints21: np.ndarray, is_right: bool = True) -> np.ndarray:
+def self_penetration(joints21: np.ndarray, frame: HandFrame | None = None) -> np.ndarray:
     """How deep the fingers pass into each other or into the palm (metres, 0 when they do not touch).
 
-    Fingers are capsules around their phalanx segments (radius :data:`FINGER_RADIUS`, thumb
-    :data:`THUMB_RADIUS`); the palm is a slab of half-thickness :data:`PALM_HALF_THICKNESS` over the triangle
-    wrist / index MCP / pinky MCP. Phalanges of the same finger are not tested against each other.
+    Fingers are capsules around their phalanx segments (radii ``frame.finger_radii``); the palm is a slab of
+    half-thickness ``frame.palm_half_thickness`` over the triangle wrist / index MCP / pinky MCP (a little larger),
+    tested against points along the middle and distal phalanges. Phalanges of the same finger are not tested
+    against each other.
+    It is a fast proxy for the mesh's self-intersection, not an exact test.
 
     Args:
         joints21: ``(B, 21, 3)`` keypoints in metres (21-keypoint order, posed, any global placement).
-        is_right: side of the hand (decides which face of the slab is the palm). Default: True.
+        frame: the model's :class:`HandFrame` (for its thickness). Default: :data:`FINGER_RADIUS`,
+            :data:`THUMB_RADIUS` and :data:`PALM_HALF_THICKNESS`.
 
     Returns:
         ``(B,)`` the deepest interpenetration per sample.
     """
+    radii = frame.finger_radii if frame is not None else np.array([THUMB_RADIUS] + [FINGER_RADIUS] * 4)
+    palm_half = frame.palm_half_thickness if frame is not None else PALM_HALF_THICKNESS
     j = np.asarray(joints21, np.float64)
     d = _segment_distance(j[:, _PAIR_A[:, 0]], j[:, _PAIR_A[:, 1]], j[:, _PAIR_B[:, 0]], j[:, _PAIR_B[:, 1]])
-    depth = np.max(np.maximum(_PAIR_R - d, 0.0), axis=1)
+    depth = np.max(np.maximum(radii[_PAIR_FINGERS].sum(1) - d, 0.0), axis=1)
     # Middle and distal phalanges of the long fingers and the thumb tip against the palm slab.
     wrist, index, pinky = j[:, 0], j[:, 5], j[:, 17]
-    n = np.cross(index - wrist, pinky - wrist) * (1.0 if is_right else -1.0)
+    n = np.cross(index - wrist, pinky - wrist)  # either side of the slab counts
     n /= np.linalg.norm(n, axis=-1, keepdims=True)
-    probes = j[:, _PROBES]  # (B, 10, 3)
+    probes = j[:, _PROBE_A] + _PROBE_T[None, :, None] * (j[:, _PROBE_B] - j[:, _PROBE_A])  # (B, P, 3)
     rel = probes - wrist[:, None]
     h = np.einsum("bpc,bc->bp", rel, n)  # height above the palm's mid-plane (either side)
     # Barycentric test: is the probe above the palm triangle (slightly enlarged)?
@@ -322,6 +354,8 @@ def self_penetration(joints21: np.ndarray, is_right: bool = True) -> np.ndarray:
     p2 = np.einsum("bpc,bc->bp", flat, e2)
     a = (m22[:, None] * p1 - m12[:, None] * p2) / det[:, None]
     b = (m11[:, None] * p2 - m12[:, None] * p1) / det[:, None]
-    over = (a > -0.05) & (b > -0.05) & (a + b < 1.05)
-    palm_depth = np.where(over, PALM_HALF_THICKNESS + _PROBE_R - np.abs(h), 0.0)
+    # The palm reaches a little beyond the triangle, most on the little-finger side (the hypothenar).
+    over = (a > -0.1) & (b > -0.25) & (a + b < 1.05)
+    probe_r = radii[_PROBE_FINGER] * _PROBE_IS_JOINT  # fingertips are surface points: radius 0
+    palm_depth = np.where(over, palm_half + probe_r - np.abs(h), 0.0)
     return np.maximum(depth, np.max(np.maximum(palm_depth, 0.0), axis=1))

@@ -123,7 +123,7 @@ class HandSampler:
             aa[todo] = np.stack([sample_finger_pose(rngs[i], self.frame, damping) for i in todo])
             eye = np.repeat(np.eye(3)[None], len(todo), axis=0)
             joints = self._forward(eye, aa[todo], betas[todo]).joints.double().numpy()
-            bad = self_penetration(joints, self.model.is_right) > INTERSECTION_TOLERANCE
+            bad = self_penetration(joints, self.frame) > INTERSECTION_TOLERANCE
             todo = todo[bad]
             if not len(todo):
                 break

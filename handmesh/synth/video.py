@@ -188,7 +188,10 @@ def model_fingerprint(model) -> str:
     h = hashlib.sha256()
     for name in ("v_template", "shapedirs", "posedirs", "J_regressor", "lbs_weights", "faces", "parents",
                  "hands_mean", "tip_vertex_ids"):
-        h.update(np.ascontiguousarray(getattr(model, name).detach().cpu().numpy()).tobytes())
+        a = getattr(model, name).detach().cpu().numpy()
+        if a.dtype.kind == "f":
+            a = a.astype(np.float32) + np.float32(0.0)  # -0.0 and 0.0 make the same mesh
+        h.update(np.ascontiguousarray(a).tobytes())
     return h.hexdigest()
 
 

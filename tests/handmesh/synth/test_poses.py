@@ -81,9 +81,9 @@ def test_sampled_poses_respect_limits_and_rarely_intersect(right) -> None:
     hi = np.array([FINGER_LIMITS[lv][1] for lv in levels])
     assert np.all(flex[:, long_fingers] >= lo - 1e-9) and np.all(flex[:, long_fingers] <= hi + 1e-9)
     assert flex[:, long_fingers].std() > 0.3  # open hands and fists both occur
-    depth = self_penetration(pose(right, aa).joints.numpy())
+    depth = self_penetration(pose(right, aa).joints.numpy(), frame)
     assert 0.3 < np.mean(depth <= INTERSECTION_TOLERANCE) <= 1.0
-    assert self_penetration(pose(right, np.zeros((1, 15, 3))).joints.numpy())[0] == 0.0
+    assert self_penetration(pose(right, np.zeros((1, 15, 3))).joints.numpy(), frame)[0] == 0.0
 
 
 def test_crossed_fingers_are_detected(right) -> None:
@@ -91,9 +91,9 @@ def test_crossed_fingers_are_detected(right) -> None:
     aa = np.zeros((1, 15, 3))
     aa[0, 0] = -0.9 * frame.spread_axes[0]  # index MCP swung hard towards the middle finger
     aa[0, 3] = 0.9 * frame.spread_axes[3]   # middle MCP swung towards the index
-    assert self_penetration(pose(right, aa).joints.numpy())[0] > INTERSECTION_TOLERANCE
+    assert self_penetration(pose(right, aa).joints.numpy(), frame)[0] > INTERSECTION_TOLERANCE
     fist = curl_pose(frame, np.ones(5) * 0.9)
-    assert self_penetration(pose(right, fist[None]).joints.numpy())[0] <= INTERSECTION_TOLERANCE
+    assert self_penetration(pose(right, fist[None]).joints.numpy(), frame)[0] <= INTERSECTION_TOLERANCE
 
 
 def test_segment_distance_matches_dense_sampling() -> None:
@@ -115,3 +115,37 @@ def test_global_rotations_are_rotations_and_mostly_frontal(right) -> None:
     assert np.mean(np.abs(palm_z) > 0.3) > 0.6  # the palm or the back mostly faces the camera
     assert 0.3 < np.mean(palm_z < 0) < 0.7
     np.testing.assert_allclose(rotation_matrix(np.array([0, 0, np.pi / 2])) @ [1, 0, 0], [0, 1, 0], atol=1e-12)
+
+
+def winding_numbers(verts: np.ndarray, faces: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Generalized winding number of a closed mesh at each point (1 inside, 0 outside, 1/2 on the surface);
+    Van Oosterom & Strackee's solid angle per triangle."""
+    a, b, c = (verts[faces[:, k]][None] - points[:, None] for k in range(3))
+    la, lb, lc = (np.linalg.norm(x, axis=-1) for x in (a, b, c))
+    num = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
+    den = (la * lb * lc + np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la
+           + np.einsum("pfi,pfi->pf", c, a) * lb)
+    return (2 * np.arctan2(num, den)).sum(1) / (4 * np.pi)
+
+
+@pytest.mark.slow
+def test_accepted_poses_rarely_intersect_the_mesh(right) -> None:
+    # Exact check of the capsule proxy: a vertex inside the hand (winding number ~1.5: its own surface plus
+    # another part around it) means the skin passes through itself.
+    from handmesh.synth.sampler import HandSampler, rng_for
+
+    sampler = HandSampler(right)
+    faces = right.faces.numpy()
+    n = 100
+    aa, betas = sampler._poses([rng_for(1, "training", i, 0) for i in range(n)])
+    rng = np.random.default_rng(5)
+    raw = np.stack([sample_finger_pose(rng, sampler.frame) for _ in range(n)])
+
+    def bad_fraction(finger_aa: np.ndarray) -> float:
+        verts = pose(right, finger_aa).vertices.double().numpy()
+        inside = [int((winding_numbers(v, faces, v) > 0.9).sum()) for v in verts]
+        return float(np.mean(np.array(inside) > 10))
+
+    accepted, unfiltered = bad_fraction(aa), bad_fraction(raw)
+    assert accepted <= 0.04
+    assert accepted < unfiltered
