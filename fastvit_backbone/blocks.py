@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fastvit_backbone.fusion import bn_scale_shift
+from fastvit_backbone.fusion import as_float64, bn_scale_shift
 from fastvit_backbone.layers import DropPath, LayerScale2d
 from fastvit_backbone.mixers import Attention, RepMixer
 from fastvit_backbone.mlp import ConvMlp
@@ -139,13 +139,13 @@ class AttentionBlock(nn.Module):
             # qkv(scale * x + shift) = (W * scale) x + (W shift + b): a per-input-channel affine map folds in.
             scale, shift = bn_scale_shift(self.norm)
             old = self.token_mixer.qkv
-            weight = old.weight.detach().double()
+            weight = as_float64(old.weight)
             bias = weight @ shift
             if old.bias is not None:
-                bias = bias + old.bias.detach().double()
+                bias = bias + as_float64(old.bias)
             qkv = nn.Linear(old.in_features, old.out_features, bias=True).to(old.weight.device, old.weight.dtype)
-            qkv.weight.copy_(weight * scale.reshape(1, -1))
-            qkv.bias.copy_(bias)
+            qkv.weight.copy_((weight * scale.reshape(1, -1)).to(qkv.weight))
+            qkv.bias.copy_(bias.to(qkv.bias))
             self.token_mixer.qkv = qkv
             self.norm = nn.Identity()
         if isinstance(self.layer_scale_1, LayerScale2d):

@@ -123,7 +123,7 @@ class ConvNorm(nn.Module):
         """The single convolution equal to this branch in eval mode.
 
         Returns:
-            ``(kernel (C_out, C_in / groups, k, k), bias (C_out,))`` in float64.
+            ``(kernel (C_out, C_in / groups, k, k), bias (C_out,))`` float64 on the CPU.
         """
         return fuse_conv_bn(self.conv.weight, self.bn)
 

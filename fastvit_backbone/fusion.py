@@ -6,8 +6,8 @@ groups add up kernel-wise once the smaller kernels are zero-padded to the larges
 a convolution whose kernel is 1 at the centre tap of each channel. Everything here is pure tensor maths; the blocks
 call it from their ``reparameterize()``.
 
-The sums are formed in float64 and cast back, so that fusing a deep model does not add rounding error on top of the
-float32 forward pass it replaces.
+The sums are formed in float64 on the CPU and cast back by the caller, so that fusing a deep model adds no rounding
+error on top of the float32 forward pass it replaces (and works for models on devices without float64, like MPS).
 """
 
 from __future__ import annotations
@@ -17,6 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def as_float64(t: torch.Tensor) -> torch.Tensor:
+    """A detached float64 CPU copy of ``t``: where all fusion maths happens."""
+    return t.detach().to(device="cpu", dtype=torch.float64)
+
+
 def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """The per-channel affine map of an eval-mode BatchNorm, ``bn(x) = scale * x + shift``.
 
@@ -24,14 +29,14 @@ def bn_scale_shift(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
         bn: a BatchNorm with running statistics.
 
     Returns:
-        ``(scale (C,), shift (C,))`` in float64.
+        ``(scale (C,), shift (C,))``, float64 on the CPU.
     """
     if bn.running_mean is None or bn.running_var is None:
         raise ValueError("cannot fuse a BatchNorm without running statistics (track_running_stats=False)")
-    mean = bn.running_mean.detach().double()
-    var = bn.running_var.detach().double()
-    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(mean)
-    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(mean)
+    mean = as_float64(bn.running_mean)
+    var = as_float64(bn.running_var)
+    gamma = as_float64(bn.weight) if bn.weight is not None else torch.ones_like(mean)
+    beta = as_float64(bn.bias) if bn.bias is not None else torch.zeros_like(mean)
     scale = gamma / torch.sqrt(var + bn.eps)
     return scale, beta - mean * scale
 
@@ -44,15 +49,13 @@ def fuse_conv_bn(weight: torch.Tensor, bn: nn.BatchNorm2d) -> tuple[torch.Tensor
         bn: the BatchNorm over the ``C_out`` outputs.
 
     Returns:
-        ``(kernel (C_out, C_in / groups, k, k), bias (C_out,))`` in float64.
+        ``(kernel (C_out, C_in / groups, k, k), bias (C_out,))`` float64 on the CPU.
     """
     scale, shift = bn_scale_shift(bn)
-    return weight.detach().double() * scale.reshape(-1, 1, 1, 1), shift
+    return as_float64(weight) * scale.reshape(-1, 1, 1, 1), shift
 
 
-def identity_kernel(
-    channels: int, groups: int, kernel_size: int, *, device: torch.device | None = None
-) -> torch.Tensor:
+def identity_kernel(channels: int, groups: int, kernel_size: int) -> torch.Tensor:
     """The kernel of a grouped convolution that returns its input unchanged.
 
     Channel ``c`` sits at position ``c % (channels // groups)`` inside its group; its centre tap is 1.
@@ -61,14 +64,13 @@ def identity_kernel(
         channels: input = output channels.
         groups: convolution groups (``channels`` for depthwise).
         kernel_size: odd spatial size ``k``.
-        device: where to create it. Default: CPU.
 
     Returns:
-        ``(channels, channels // groups, k, k)`` float64.
+        ``(channels, channels // groups, k, k)``, float64 on the CPU.
     """
     in_per_group = channels // groups
-    kernel = torch.zeros(channels, in_per_group, kernel_size, kernel_size, dtype=torch.float64, device=device)
-    idx = torch.arange(channels, device=device)
+    kernel = torch.zeros(channels, in_per_group, kernel_size, kernel_size, dtype=torch.float64)
+    idx = torch.arange(channels)
     kernel[idx, idx % in_per_group, kernel_size // 2, kernel_size // 2] = 1.0
     return kernel
 
@@ -82,9 +84,9 @@ def fuse_bn_identity(bn: nn.BatchNorm2d, groups: int, kernel_size: int) -> tuple
         kernel_size: kernel size of that convolution.
 
     Returns:
-        ``(kernel (C, C / groups, k, k), bias (C,))`` in float64.
+        ``(kernel (C, C / groups, k, k), bias (C,))`` float64 on the CPU.
     """
-    kernel = identity_kernel(bn.num_features, groups, kernel_size, device=bn.running_mean.device)
+    kernel = identity_kernel(bn.num_features, groups, kernel_size)
     scale, shift = bn_scale_shift(bn)
     return kernel * scale.reshape(-1, 1, 1, 1), shift
 

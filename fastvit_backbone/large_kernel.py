@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from fastvit_backbone.conv import ConvNorm, create_conv2d, make_fused_conv
-from fastvit_backbone.fusion import pad_kernel
+from fastvit_backbone.fusion import as_float64, pad_kernel
 from fastvit_backbone.mobileone import num_groups
 
 
@@ -75,10 +75,10 @@ class ReparamLargeKernelConv(nn.Module):
         """The one kxk convolution equal to both branches in eval mode.
 
         Returns:
-            ``(kernel (out_chs, in_chs / groups, k, k), bias (out_chs,))`` in float64.
+            ``(kernel (out_chs, in_chs / groups, k, k), bias (out_chs,))`` float64 on the CPU.
         """
         if self.reparam_conv is not None:
-            return self.reparam_conv.weight.detach().double(), self.reparam_conv.bias.detach().double()
+            return as_float64(self.reparam_conv.weight), as_float64(self.reparam_conv.bias)
         assert self.large_conv is not None
         kernel, bias = self.large_conv.fused_kernel_bias()
         if self.small_conv is not None:

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fastvit_backbone.conv import make_fused_conv
-from fastvit_backbone.fusion import identity_kernel
+from fastvit_backbone.fusion import as_float64, identity_kernel
 from fastvit_backbone.layers import LayerScale2d
 from fastvit_backbone.mobileone import MobileOneBlock
 
@@ -66,18 +66,18 @@ class RepMixer(nn.Module):
         """The depthwise convolution equal to the train-time mixer in eval mode (paper Eq. 3).
 
         Returns:
-            ``(kernel (C, 1, k, k), bias (C,))`` in float64.
+            ``(kernel (C, 1, k, k), bias (C,))`` float64 on the CPU.
         """
         if self.reparam_conv is not None:
-            return self.reparam_conv.weight.detach().double(), self.reparam_conv.bias.detach().double()
+            return as_float64(self.reparam_conv.weight), as_float64(self.reparam_conv.bias)
         assert self.mixer is not None and self.norm is not None
         k_mix, b_mix = self.mixer.fused_kernel_bias()
         k_norm, b_norm = self.norm.fused_kernel_bias()
         if isinstance(self.layer_scale, LayerScale2d):
-            gamma = self.layer_scale.gamma.detach().double().reshape(-1)
+            gamma = as_float64(self.layer_scale.gamma).reshape(-1)
         else:
             gamma = torch.ones_like(b_mix)
-        kernel = identity_kernel(self.dim, self.dim, self.kernel_size, device=k_mix.device)
+        kernel = identity_kernel(self.dim, self.dim, self.kernel_size)
         kernel = kernel + gamma.reshape(-1, 1, 1, 1) * (k_mix - k_norm)
         return kernel, gamma * (b_mix - b_norm)
 

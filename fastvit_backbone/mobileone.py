@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from fastvit_backbone.conv import ConvNorm, create_conv2d, make_fused_conv
-from fastvit_backbone.fusion import fuse_bn_identity, pad_kernel
+from fastvit_backbone.fusion import as_float64, fuse_bn_identity, pad_kernel
 from fastvit_backbone.layers import SqueezeExcite
 
 
@@ -124,15 +124,14 @@ class MobileOneBlock(nn.Module):
         """The one convolution equal to the sum of the train-time branches in eval mode (before SE and act).
 
         Returns:
-            ``(kernel (out_chs, in_chs / groups, k, k), bias (out_chs,))`` in float64; the fused kernel and bias
+            ``(kernel (out_chs, in_chs / groups, k, k), bias (out_chs,))`` float64 on the CPU; the fused kernel and bias
             themselves once the block is reparameterized.
         """
         if self.reparam_conv is not None:
-            return self.reparam_conv.weight.detach().double(), self.reparam_conv.bias.detach().double()
+            return as_float64(self.reparam_conv.weight), as_float64(self.reparam_conv.bias)
         k = self.kernel_size
-        device = next(self.parameters()).device
-        kernel = torch.zeros(self.out_chs, self.in_chs // self.groups, k, k, dtype=torch.float64, device=device)
-        bias = torch.zeros(self.out_chs, dtype=torch.float64, device=device)
+        kernel = torch.zeros(self.out_chs, self.in_chs // self.groups, k, k, dtype=torch.float64)
+        bias = torch.zeros(self.out_chs, dtype=torch.float64)
         if self.conv_kxk is not None:
             for branch in self.conv_kxk:
                 kb, bb = branch.fused_kernel_bias()

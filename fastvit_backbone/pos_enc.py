@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from fastvit_backbone.conv import make_fused_conv
-from fastvit_backbone.fusion import identity_kernel
+from fastvit_backbone.fusion import as_float64, identity_kernel
 
 
 class RepConditionalPosEnc(nn.Module):
@@ -63,9 +63,9 @@ class RepConditionalPosEnc(nn.Module):
             return
         assert self.pos_enc is not None
         weight = self.pos_enc.weight.detach()
-        kernel = weight.double() + identity_kernel(self.dim, self.dim, self.kernel_size, device=weight.device)
+        kernel = as_float64(weight) + identity_kernel(self.dim, self.dim, self.kernel_size)
         self.reparam_conv = make_fused_conv(
-            kernel, self.pos_enc.bias.detach().double(), stride=1, groups=self.dim, like=weight
+            kernel, as_float64(self.pos_enc.bias), stride=1, groups=self.dim, like=weight
         )
         self.pos_enc = None
         self.inference_mode = True

@@ -97,3 +97,13 @@ def test_fused_matches_train_time_on_cuda(get_models, monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(fused(x).cpu(), m.fused(m.x), rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(fused(x), train(x), rtol=1e-4, atol=1e-4)
+
+
+def test_fusion_keeps_dtype_and_is_exact_in_float64(get_models):
+    m = get_models("fastvit_sa12")
+    train = copy.deepcopy(m.train).double()
+    fused = reparameterize_model(train)
+    assert all(p.dtype == torch.float64 for p in fused.parameters())
+    x = m.x.double()
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), train(x), rtol=1e-10, atol=1e-12)
