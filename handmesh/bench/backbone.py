@@ -202,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
         f"timing: {args.warmup} warm-up + {args.repeats} timed calls per model, round-robin; "
         f"layouts tried: {', '.join(layouts)}",
     ]
+    if hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5:
+        _progress(f"warning: load average {os.getloadavg()[0]:.2f} - other processes are running; with them "
+                  "competing for the cores, multi-threaded timings are unreliable (re-run on a quiet machine)")
     rows: list[Row] = []
     total = len(variants) * len(args.sizes)
     step = 0
