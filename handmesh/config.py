@@ -77,6 +77,7 @@ class LossConfig:
     """Loss weights (0 disables a term)."""
 
     joints3d: float = 1.0  # L1 on root-relative 3D joints (metres)
+    joints3d_local: float = 0.0  # L1 on 3D joints in the hand's own frame (global rotation undone), with hand params
     verts3d: float = 1.0  # L1 on root-relative vertices (metres)
     joints2d: float = 0.1  # L1 on 2D keypoints in normalized crop coordinates
     pose: float = 1.0  # MSE on rotation matrices, when MANO ground truth exists

@@ -6,6 +6,8 @@ Terms (each a masked mean over the samples that have the ground truth it needs; 
 term            definition                                                                   needs
 ==============  ===========================================================================  ===================
 ``joints3d``    L1 between root-relative 3D keypoints (wrist at the origin), metres          ``xyz``
+``joints3d_local``  the same in each hand's own frame (its global rotation undone): the finger  ``xyz``, hand
+                articulation alone, which PA-MPJPE measures                                   parameters
 ``verts3d``     L1 between vertices relative to the wrist keypoint, metres                   ``verts``, same model
 ``joints2d``    L1 between 2D keypoints in normalized crop coordinates (weak perspective)    ``uv``
 ``pose``        MSE between the 16 absolute joint rotation matrices                          hand parameters
@@ -34,9 +36,9 @@ from handmesh.geometry.rotations import axis_angle_to_matrix
 
 __all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "mesh_edges"]
 
-LOSS_TERMS = ("joints3d", "verts3d", "joints2d", "pose", "betas", "betas_prior", "edge", "normal")
+LOSS_TERMS = ("joints3d", "joints3d_local", "verts3d", "joints2d", "pose", "betas", "betas_prior", "edge", "normal")
 _NEEDS_VERTS = ("verts3d", "edge", "normal")
-_NEEDS_PARAMS = ("pose", "betas")
+_NEEDS_PARAMS = ("joints3d_local", "pose", "betas")
 
 
 @dataclass
@@ -156,10 +158,16 @@ class HandMeshLoss(nn.Module):
                 terms["edge"] = _masked_mean(self._edge_error(pred.vertices, gt_v), mask)
             if "normal" in active:
                 terms["normal"] = _masked_mean(self._normal_error(pred.vertices, gt_v), mask)
-        if "pose" in active or "betas" in active:
+        if "pose" in active or "betas" in active or "joints3d_local" in active:
             has_mano = batch["has_mano"].bool()
+            gt_rot = self._gt_rotations(batch["mano_pose"].to(pred.rotmats.dtype))  # (B, 16, 3, 3)
+            if "joints3d_local" in active:
+                # Row vectors: J @ R = (R^T J^T)^T, the root-relative joints with the global rotation undone.
+                pred_local = pred.joints @ pred.rotmats[:, 0]
+                gt_local = (xyz - root) @ gt_rot[:, 0]
+                err = (pred_local - gt_local).abs().mean(dim=(1, 2))
+                terms["joints3d_local"] = _masked_mean(err, has_mano & has_xyz)
             if "pose" in active:
-                gt_rot = self._gt_rotations(batch["mano_pose"].to(pred.rotmats.dtype))  # (B, 16, 3, 3)
                 terms["pose"] = _masked_mean((pred.rotmats - gt_rot).square().mean(dim=(1, 2, 3)), has_mano)
             if "betas" in active:
                 err = (pred.betas - batch["mano_shape"].to(pred.betas.dtype)).square().mean(dim=1)

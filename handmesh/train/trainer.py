@@ -195,6 +195,7 @@ class _Run:
         self.cfg, self.info, self.device, self.hooks, self.progress = cfg, info, device, hooks, progress
         self.out_dir = Path(cfg.train.output_dir)
         self.autocast = _autocast_factory(cfg.train.amp, device)
+        self.bar: Any = None
 
     # ------------------------------------------------------------------------------------------------------------
     def _build(self, resume_ckpt: dict[str, Any] | None) -> None:
