@@ -11,6 +11,7 @@ Where things are:
     validate.py       PA-MPJPE / PA-MPVPE validation and mesh pictures
     run_log.py        CSV + TensorBoard logs, the training-curve PNG
     synthetic.py      --synthetic-data: generate a small synthetic set when the data folder is missing
+    launch.py         launch_local(cfg, n): n local processes without torchrun (torch.multiprocessing)
 """
 
 from handmesh.train.checkpointing import TrainerCounters, read_training_checkpoint

@@ -216,7 +216,7 @@ def plot_training_curve(
         ax2.set_ylabel("validation error (mm)", color="tab:red")
         ax2.set_ylim(bottom=0)
         lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(lines, [str(line.get_label()) for line in lines], loc="upper right")
+        ax.legend(lines, [str(line.get_label()) for line in lines], loc="lower left")
     ax.set_title(title or run_dir.name)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -137,7 +137,9 @@ def validate(
     """
     was_training = net.training
     net.eval()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    # Its own generator: building an iterator would otherwise draw from the global RNG (see train.data).
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        generator=torch.Generator())
     # sums: keypoint error, keypoint samples, vertex error, vertex samples
     sums = torch.zeros(4, dtype=torch.float64)
     panels: list[np.ndarray] = []

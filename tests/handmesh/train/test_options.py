@@ -1,0 +1,39 @@
+"""Execution options: channels-last memory, bfloat16 autocast (CPU here, CUDA under the gpu marker), fp16 with a
+gradient scaler (CUDA), torch.compile (slow)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from handmesh.train import train
+
+
+def _finite(path) -> bool:
+    ckpt = torch.load(path, weights_only=True)
+    return all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+
+def test_channels_last_bf16_autocast_and_ema_on_cpu(make_config) -> None:
+    cfg = make_config("optim.max_steps=2", "train.channels_last=true", "train.amp=bf16", "optim.ema_decay=0.99",
+                      "train.val_every=2")
+    result = train(cfg, progress=False)
+    assert result.step == 2 and result.bad_steps == 0 and result.val is not None
+    assert _finite(result.last_checkpoint)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_on_cuda(make_config, amp: str) -> None:
+    cfg = make_config("optim.max_steps=3", "train.device=cuda", f"train.amp={amp}", "train.channels_last=true",
+                      "train.val_every=3", out=f"cuda_{amp}")
+    result = train(cfg, progress=False)
+    assert result.step == 3 and _finite(result.last_checkpoint)
+    ckpt = torch.load(result.last_checkpoint, weights_only=True)
+    assert bool(ckpt["scaler"]) == (amp == "fp16")  # the gradient scaler only exists for fp16
+
+
+@pytest.mark.slow
+def test_torch_compile(make_config) -> None:
+    result = train(make_config("optim.max_steps=2", "train.compile=true"), progress=False)
+    assert result.step == 2 and _finite(result.last_checkpoint)
