@@ -17,7 +17,6 @@ Keys (training adds the last group; an inference checkpoint has only the first):
 
 from __future__ import annotations
 
-import logging
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -41,8 +40,6 @@ __all__ = [
     "save_inference_checkpoint",
     "save_network",
 ]
-
-logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "handmesh-checkpoint"
 FORMAT_VERSION = 1

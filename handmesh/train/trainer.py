@@ -479,7 +479,8 @@ class _Run:
                 if finite:
                     win_good += 1
                     terms = [losses.terms[k].detach().double() for k in self.loss_fn.active_terms]
-                    gn = grad_norm.detach().double() if grad_norm is not None else loss.new_zeros((), dtype=torch.float64)
+                    zero = torch.zeros((), dtype=torch.float64, device=device)
+                    gn = grad_norm.detach().double() if grad_norm is not None else zero
                     win += torch.stack([loss.detach().double(), gn, *terms])
                 self.bar.update(1)
 
