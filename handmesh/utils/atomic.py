@@ -2,6 +2,10 @@
 
 A reader (or a resumed run) never sees a half-written checkpoint, JSON file or image: an interrupted write leaves
 only a ``.tmp`` file behind, which the next write to the same path replaces.
+
+Permissions are those a plain ``open(path, "w")`` gives: a new file gets ``0o666 & ~umask`` (``tempfile.mkstemp``
+alone would leave every file ``0o600``, unreadable to the user's group and to other tools), and a file that is
+replaced keeps its permission bits.
 """
 
 from __future__ import annotations
@@ -13,6 +17,30 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+_PROC_STATUS = Path("/proc/self/status")
+
+
+def _current_umask() -> int:
+    """The process's umask, read without changing it where the OS allows (Linux reports it in /proc)."""
+    try:
+        for line in _PROC_STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere the only way to read the umask is to set it and put it back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _file_mode(path: Path) -> int:
+    """Permission bits ``open(path, "w")`` would leave: the existing file's, else ``0o666`` less the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -33,6 +61,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, mode, **({"encoding": "utf-8"} if mode == "w" else {})) as f:
+            os.chmod(tmp, _file_mode(path))  # mkstemp creates 0o600 whatever the umask says
             yield f
             f.flush()
             os.fsync(f.fileno())
