@@ -60,8 +60,10 @@ class DataConfig:
 
     dataset: str = "freihand"  # FreiHAND layout (real or synthetic)
     root: str = "data/freihand"
-    versions: list[str] = field(default_factory=lambda: ["gs", "hom", "sample", "auto"])
+    # FreiHAND training image versions to use (any of gs, hom, sample, auto); None uses every version on disk.
+    versions: list[str] | None = None
     val_fraction: float = 0.02  # carved out of training by annotation index, seed-stable
+    val_seed: int = 0  # which carve-out; independent of train.seed, so changing that keeps the split
     val_max_samples: int = 1000  # cap on validation samples per validation run
     # Whose parameter space the annotations are in: "auto" reads synth_config.json of a synthetic set (the model it
     # was rendered with) and means "mano" for real FreiHAND. Hand-parameter and vertex losses apply only when this
@@ -273,6 +275,9 @@ def _closest(name: str, valid: list[str]) -> str | None:
 def _type_name(hint: Any) -> str:
     if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    if typing.get_origin(hint) is list:
+        (inner,) = typing.get_args(hint) or (Any,)
+        return f"a list of {_type_name(inner)}"
     if hint is type(None):
         return "null"
     return getattr(hint, "__name__", str(hint))

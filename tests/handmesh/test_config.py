@@ -36,7 +36,9 @@ def test_unknown_key_names_it_and_the_closest_valid_key(tmp_path):
         ("optim.lr=fast", r"optim\.lr = 'fast': expected float"),
         ("train.compile=3", r"train\.compile = 3: expected true or false"),
         ("data.batch_size=2.5", r"data\.batch_size = 2\.5: expected int"),
-        ("data.versions=gs", r"data\.versions = 'gs': expected a list"),
+        ("data.versions=gs", r"data\.versions = 'gs': expected a list of str or null"),
+        ("data.versions=[gs, 3]", r"data\.versions = \['gs', 3\]: expected a list of str or null"),
+        ("data.val_seed=0.5", r"data\.val_seed = 0\.5: expected int"),
         ("optim.lr", r"expected key=value"),
     ],
 )
@@ -49,6 +51,24 @@ def test_int_is_accepted_for_float_and_null_for_optional():
     cfg = load_config(None, ["optim.lr=1", "optim.clip_grad=null"])
     assert isinstance(cfg.optim.lr, float) and cfg.optim.lr == 1.0
     assert cfg.optim.clip_grad is None
+
+
+def test_versions_default_to_all_on_disk_and_take_null():
+    assert Config().data.versions is None  # None: every FreiHAND image version found on disk
+    assert load_config(None, ["data.versions=[gs, hom]", "data.versions=null"]).data.versions is None
+    assert Config().data.val_seed == 0
+    assert load_config(None, ["data.val_seed=3"]).data.val_seed == 3
+
+
+def test_shipped_recipes_load_and_keep_their_versions():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+    assert configs, "no recipes found in configs/"
+    for path in configs:
+        cfg = load_config(path)
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert cfg.data.versions == raw.get("data", {}).get("versions"), path.name
 
 
 def test_missing_file_is_named(tmp_path):
