@@ -1,0 +1,66 @@
+"""Export a trained network, hand model included, to ONNX, TorchScript or Core ML; every export checks itself.
+
+    from handmesh.export import export_model
+    result = export_model("runs/t8/best.pt", "onnx", "t8.onnx")   # or "torchscript", "coreml"
+    print(result.summary())                                         # shapes, metadata, max error vs PyTorch
+
+The artefact takes ``image (B, 3, S, S)`` (normalized RGB crops) and returns ``rotmats (B, 16, 3, 3)``,
+``betas (B, 10)``, ``cam (B, 3)``, ``vertices (B, V, 3)``, ``joints (B, 21, 3)``, ``joints2d (B, 21, 2)`` (metres,
+root-relative; see :class:`~handmesh.network.HandMeshOutput`). It always holds the reparameterized encoder. Its
+metadata (input size, normalization, hand model, faces, shapes) is stored inside it: see
+:mod:`handmesh.export.metadata`. Run artefacts with :func:`handmesh.runtime.load_runtime`.
+
+Where things are:
+    metadata.py         ArtefactMetadata: what every artefact stores about itself; the faces encoding
+    graph.py            ExportGraph (the traced module), prepare_network, metadata_for
+    to_onnx.py          export_onnx
+    to_torchscript.py   export_torchscript
+    to_coreml.py        export_coreml, inspect_coreml (validates a package on any OS)
+    verify.py           the parity check against PyTorch and its tolerances
+    cache.py            exports made on demand for load_runtime, cached by checkpoint hash
+    api.py              export_model: one entry point for all formats (what handmesh-export calls)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "ArtefactMetadata",
+    "ExportResult",
+    "ParityReport",
+    "cache_dir",
+    "cached_export",
+    "default_output",
+    "export_coreml",
+    "export_model",
+    "export_onnx",
+    "export_torchscript",
+    "inspect_coreml",
+]
+
+# Exporters import torch, onnx and coremltools: load them on first use only (importing handmesh does no work).
+_WHERE = {
+    "ArtefactMetadata": "metadata",
+    "ExportResult": "common",
+    "ParityReport": "verify",
+    "cache_dir": "cache",
+    "cached_export": "cache",
+    "default_output": "api",
+    "export_coreml": "to_coreml",
+    "export_model": "api",
+    "export_onnx": "to_onnx",
+    "export_torchscript": "to_torchscript",
+    "inspect_coreml": "to_coreml",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"handmesh.export.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'handmesh.export' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

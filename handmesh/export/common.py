@@ -1,0 +1,108 @@
+"""What the exporters share: the result record, a quiet tracer, batch options and the network source."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handmesh.errors import BackendUnavailableError, ConfigError
+from handmesh.export.metadata import ArtefactMetadata
+from handmesh.export.verify import ParityReport
+
+__all__ = ["ExportResult", "load_source", "parse_batch", "quiet_tracing", "require"]
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote and how it compared with PyTorch.
+
+    Attributes:
+        path: the artefact (a file, or the ``.mlpackage`` folder).
+        format: ``"onnx"``, ``"torchscript"`` or ``"coreml"``.
+        metadata: what is stored inside it.
+        parity: the check against PyTorch.
+        seconds: wall time of the export and check.
+    """
+
+    path: Path
+    format: str
+    metadata: ArtefactMetadata
+    parity: ParityReport
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """A few lines for the command line."""
+        m = self.metadata
+        batch = "any" if m.batch is None else str(m.batch)
+        shapes = ", ".join(f"{k} {tuple(v)}" for k, v in m.output_shapes.items())
+        return "\n".join([
+            f"wrote {self.path} ({self.format}, {m.precision}, {m.variant} {m.input_size}px, {m.hand_model} hand, "
+            f"batch {batch}) in {self.seconds:.1f} s",
+            f"input: image {tuple(m.input_shape)} float32, normalized RGB (mean {m.mean}, std {m.std})",
+            f"outputs: {shapes}",
+            self.parity.summary(),
+        ])
+
+
+@contextlib.contextmanager
+def quiet_tracing() -> Iterator[None]:
+    """Silence the tracer's and exporters' notices about their own deprecation (not about this network)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1.*")
+        warnings.filterwarnings("ignore", message=".*has not been tested with coremltools.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="coremltools.*")
+        yield
+
+
+def require(module: str, what: str) -> Any:
+    """Import ``module`` or raise a :class:`BackendUnavailableError` saying how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise BackendUnavailableError(
+            f"{what} needs the {module.split('.')[0]} package, which is not installed: pip install 'handmesh[export]'"
+        ) from e
+
+
+def parse_batch(batch: int | str | None) -> int | None:
+    """``None``/``"dynamic"`` -> None (any batch size); a positive integer (or its text) -> that fixed size.
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if batch is None or (isinstance(batch, str) and batch.lower() == "dynamic"):
+        return None
+    try:
+        n = int(batch)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or (isinstance(batch, float) and batch != n):
+        raise ConfigError(f"batch: expected a positive integer or 'dynamic', got {batch!r}")
+    return n
+
+
+def load_source(net_or_checkpoint: Any, *, use_ema: bool = True,
+                mano_dir: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A network to export and its provenance: a checkpoint path is loaded (errors name the file), a
+    :class:`~handmesh.network.HandMeshNet` is used as is."""
+    if isinstance(net_or_checkpoint, torch.nn.Module):
+        return net_or_checkpoint, {}
+    from handmesh.export.graph import checkpoint_source
+    from handmesh.network import load_network
+
+    path = Path(net_or_checkpoint)
+    net, info = load_network(path, use_ema=use_ema, mano_dir=mano_dir)
+    return net, checkpoint_source(path, info)
