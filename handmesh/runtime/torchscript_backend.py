@@ -12,7 +12,35 @@ from handmesh.errors import CheckpointError, MissingFileError
 from handmesh.export.metadata import OUTPUT_NAMES, TORCHSCRIPT_EXTRA_FILE, ArtefactMetadata
 from handmesh.runtime.base import Runtime
 
-__all__ = ["TorchScriptRuntime"]
+__all__ = ["TorchScriptRuntime", "load_torchscript", "read_torchscript_metadata"]
+
+
+def load_torchscript(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, ArtefactMetadata]:
+    """Load a TorchScript export on the CPU with its metadata.
+
+    Raises:
+        MissingFileError: no such file.
+        CheckpointError: not a TorchScript file, corrupt, or without handmesh metadata.
+    """
+    from handmesh.export.common import quiet_tracing
+
+    path = Path(path)
+    if not path.is_file():
+        raise MissingFileError(f"TorchScript file {path} does not exist")
+    extra = {TORCHSCRIPT_EXTRA_FILE: ""}
+    try:
+        with quiet_tracing():  # torch.jit.load announces its own deprecation
+            module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    except Exception as e:  # torch raises RuntimeError/ValueError variants for bad archives
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise CheckpointError(f"cannot load TorchScript file {path}: {first} (corrupt, truncated, or not a "
+                              "TorchScript file)") from e
+    return module, ArtefactMetadata.from_json(extra[TORCHSCRIPT_EXTRA_FILE] or None, str(path))
+
+
+def read_torchscript_metadata(path: str | os.PathLike) -> ArtefactMetadata:
+    """The metadata of a TorchScript export (see :func:`load_torchscript`)."""
+    return load_torchscript(path)[1]
 
 
 class TorchScriptRuntime(Runtime):
@@ -36,20 +64,8 @@ class TorchScriptRuntime(Runtime):
                  resize: bool = False) -> None:
         from handmesh.runtime.torch_backend import check_torch_device
 
+        module, meta = load_torchscript(path)
         path = Path(path)
-        if not path.is_file():
-            raise MissingFileError(f"TorchScript file {path} does not exist")
-        extra = {TORCHSCRIPT_EXTRA_FILE: ""}
-        from handmesh.export.common import quiet_tracing
-
-        try:
-            with quiet_tracing():  # torch.jit.load announces its own deprecation
-                module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-        except Exception as e:  # torch raises RuntimeError/ValueError variants for bad archives
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise CheckpointError(f"cannot load TorchScript file {path}: {first} (corrupt, truncated, or not a "
-                                  "TorchScript file)") from e
-        meta = ArtefactMetadata.from_json(extra[TORCHSCRIPT_EXTRA_FILE] or None, str(path))
         traced_on = str(meta.source.get("traced_on", "cpu"))
         if device == "auto":
             dev = torch.device(traced_on if traced_on == "cpu" or _has(traced_on) else "cpu")
