@@ -1,0 +1,436 @@
+"""The pipeline behind ``handmesh.load``: frame -> hands (mesh, joints, parameters) in the camera frame.
+
+Per frame (stage names as in :mod:`handmesh.pipeline.timing`)::
+
+    detect      image mode: the detector on every frame; video mode: HandTracker places crops from the last
+                frame's joints and calls the detector only when a hand is lost or every ``redetect_every`` frames
+    crop        square box around each hand (keypoint box x ``expand``), warped to S x S; left hands mirrored
+    network     NetworkStage.predict: right-hand rotations, shape, root-relative mesh and crop keypoints
+    hand_model  un-mirror left hands (x -> -x, R -> M R M, reversed faces); camera solve: the translation that
+                projects the 21 keypoints with K onto where the network put them in the frame; video mode: One
+                Euro filters on rotations, shape and translation, then the hand model re-posed with them
+
+Mirroring: the network only ever sees right hands. For a left hand the crop is flipped (folded into the warp) and
+the prediction, made in the mirrored world, comes back with ``M = diag(-1, 1, 1)`` (:mod:`handmesh.crop`); the
+un-mirrored rotations are exactly the left hand model's parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from handmesh.crop import (
+    DEFAULT_EXPAND,
+    HandCrop,
+    box_from_keypoints,
+    crop_box_from_detection,
+    make_crop,
+    mirror_points,
+    mirror_rotation_matrices,
+)
+from handmesh.detection.frames import as_rgb_uint8
+from handmesh.detection.types import Handedness, HandDetector
+from handmesh.errors import ConfigError, DataError
+from handmesh.pipeline.hand import Hand
+from handmesh.pipeline.network import NetworkStage, Prediction
+from handmesh.pipeline.timing import StageTimer
+
+MAX_FRAME_SIDE = 32767
+"""Longest frame side accepted, pixels (OpenCV's image functions stop at 32767, ``SHRT_MAX``)."""
+
+RIGHT_COLOR = (0.85, 0.64, 0.50)
+"""Overlay colour of right hands (RGB 0-1, a skin tone)."""
+LEFT_COLOR = (0.55, 0.72, 0.95)
+"""Overlay colour of left hands (light blue, so the sides are told apart at a glance)."""
+
+
+@dataclass
+class _Target:
+    """A hand to crop in this frame."""
+
+    box: np.ndarray
+    handedness: Handedness
+    score: float
+    track_id: int | None
+
+
+def check_frame(frame: Any) -> np.ndarray:
+    """Validate a frame and normalise it to ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, uint16 and [0, 1] floats are
+    converted, see :func:`handmesh.detection.frames.as_rgb_uint8`).
+
+    Raises:
+        DataError: not an image, empty, or larger than :data:`MAX_FRAME_SIDE` on a side.
+    """
+    rgb = as_rgb_uint8(frame, name="frame")
+    h, w = rgb.shape[:2]
+    if max(h, w) > MAX_FRAME_SIDE:
+        raise DataError(f"frame: {w}x{h} pixels exceeds {MAX_FRAME_SIDE} on a side (OpenCV's limit); downscale it "
+                        "first (and scale K with it)")  # fmt: skip
+    return rgb
+
+
+def check_intrinsics(K: Any, width: int, height: int) -> np.ndarray:
+    """The frame's intrinsics: ``K`` validated, or :func:`~handmesh.geometry.camera_solve.default_intrinsics`.
+
+    Args:
+        K: ``(3, 3)`` pixels, or None for the default (60 degree field of view across the longer side, principal
+            point at the image centre).
+        width, height: the frame size.
+
+    Returns:
+        ``(3, 3)`` float64.
+
+    Raises:
+        DataError: ``K`` has the wrong shape, non-finite entries or a non-positive focal length.
+    """
+    from handmesh.geometry.camera_solve import default_intrinsics
+
+    if K is None:
+        return default_intrinsics(width, height)
+    k = np.asarray(K, dtype=np.float64)
+    if k.shape != (3, 3):
+        raise DataError(f"K: expected a (3, 3) intrinsics matrix in pixels, got shape {k.shape}")
+    if not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
+        raise DataError(f"K: expected finite entries and positive focal lengths fx, fy, got {k.tolist()}")
+    return k
+
+
+@contextlib.contextmanager
+def _single_torch_thread() -> Iterator[None]:
+    """Run the block's torch ops on one thread, then restore the count.
+
+    The hand-model stage is a chain of tiny ops (a 3x3 solve, 16 rotations, LBS for one hand); split over threads
+    they spend more time waking workers than computing, and on a busy machine 2 threads made the stage ~15x slower
+    (43 ms vs 2.7 ms per frame, measured here under load). Switching the count costs under a microsecond.
+    """
+    import torch
+
+    n = torch.get_num_threads()
+    if n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
+    z = np.where(np.abs(points[..., 2:]) < 1e-9, 1e-9, points[..., 2:])
+    return points[..., :2] / z * K[[0, 1], [0, 1]] + K[:2, 2]
+
+
+class HandEstimator:
+    """Hands in frames: detection, crops, the network, the camera solve and (video mode) tracking and smoothing.
+
+    Build one with :func:`handmesh.load`; the constructor takes ready parts so any of them can be replaced.
+
+    Args:
+        network: the network stage (:class:`~handmesh.pipeline.network.RuntimeStage` or any
+            :class:`~handmesh.pipeline.network.NetworkStage`).
+        detector: a hand detector (``detect(frame, timestamp_ms)``, ``close()``); in video mode it should be a
+            tracking one (MediaPipe's VIDEO mode).
+        hand_model: the hand model of the returned meshes. Default: None (the network's). Another model is posed
+            with the network's joint rotations (both models share MANO's joint tree and axes) in its mean shape
+            (shape coefficients do not carry over between models).
+        mode: ``"image"`` (independent frames, no smoothing) or ``"video"`` (tracking, One Euro smoothing).
+            Default: ``"image"``.
+        max_hands: most hands per frame. Default: 2.
+        expand: crop side / the detector keypoints' box side. Default: 1.6 (:data:`handmesh.crop.DEFAULT_EXPAND`).
+        box_expand: crop side / box side for detectors without keypoints. Default: 1.
+        redetect_every: video mode: run the detector at least every this many frames. Default: 10.
+        smoothing: video mode: One Euro filtering of rotations, shape and translation (settings of
+            :class:`handmesh.tracking.HandParamsFilter`). Default: True.
+        mano_dir: where the MANO files are, for ``"mano"``. Default: the usual search path.
+        owns_detector: :meth:`close` closes the detector. Default: True.
+
+    Attributes:
+        timings: :class:`~handmesh.pipeline.timing.StageTimer` with the per-stage times of every call.
+    """
+
+    def __init__(
+        self,
+        network: NetworkStage,
+        detector: HandDetector,
+        *,
+        hand_model: str | None = None,
+        mode: Literal["image", "video"] = "image",
+        max_hands: int = 2,
+        expand: float = DEFAULT_EXPAND,
+        box_expand: float = 1.0,
+        redetect_every: int = 10,
+        smoothing: bool = True,
+        mano_dir: str | None = None,
+        owns_detector: bool = True,
+    ) -> None:
+        if mode not in ("image", "video"):
+            raise ConfigError(f"mode must be 'image' or 'video', got {mode!r}")
+        if int(max_hands) < 1:
+            raise ConfigError(f"max_hands must be >= 1, got {max_hands}")
+        if expand <= 0 or box_expand <= 0:
+            raise ConfigError(f"expand and box_expand must be positive, got {expand} and {box_expand}")
+        self.network = network
+        self.detector = detector
+        self.mode = mode
+        self.max_hands = int(max_hands)
+        self.expand = float(expand)
+        self.box_expand = float(box_expand)
+        self.smoothing = bool(smoothing) and mode == "video"
+        self.hand_model = str(hand_model or network.hand_model).lower()
+        self.transfer = self.hand_model != str(network.hand_model).lower()
+        self.mano_dir = mano_dir
+        self.owns_detector = owns_detector
+        self.timings = StageTimer()
+        self._models: dict[str, Any] = {}
+        self._faces: dict[str, np.ndarray] = {}
+        self._hands_mean: dict[str, np.ndarray] = {}
+        self._model("right")  # load the hand model now: a missing MANO file is an error at load, not mid-stream
+        self._tracker = None
+        if mode == "video":
+            from handmesh.tracking import HandTracker
+
+            self._tracker = HandTracker(detector, max_hands=self.max_hands, redetect_every=redetect_every,
+                                        expand=self.expand, box_expand=self.box_expand)  # fmt: skip
+        self._filters: dict[int, tuple[Handedness, Any]] = {}
+
+    # ------------------------------------------------------------------------------------------------ models
+    def _model(self, side: str) -> Any:
+        """The hand model of ``side`` (built on first use) and its faces and mean pose."""
+        if side not in self._models:
+            from handmesh.hand_model import build_hand_model
+
+            model = build_hand_model(self.hand_model, side, self.mano_dir)
+            model.check_inputs = False  # a finite check per call; the pipeline checks its outputs itself
+            self._models[side] = model
+            self._faces[side] = model.faces.cpu().numpy().astype(np.int32)
+            self._hands_mean[side] = model.hands_mean.double().cpu().numpy().reshape(15, 3)
+        return self._models[side]
+
+    def faces(self, side: Handedness = "right") -> np.ndarray:
+        """``(F, 3)`` int32 outward-wound faces of the output mesh for ``side``."""
+        self._model(side)
+        return self._faces[side]
+
+    @property
+    def closed_mesh(self) -> bool:
+        """Whether the output mesh is closed (the open hand is; MANO is open at the wrist), for back-face culling."""
+        from handmesh.render import is_closed
+
+        return is_closed(self.faces("right"))
+
+    # ----------------------------------------------------------------------------------------------- per frame
+    def __call__(self, frame: Any, K: Any = None, timestamp_ms: int | None = None) -> list[Hand]:
+        """Find hands in a frame and recover their meshes.
+
+        Args:
+            frame: ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, uint16 and float [0, 1] images are converted).
+            K: ``(3, 3)`` intrinsics of the frame in pixels. Default: None (60 degree field of view across the
+                longer side, principal point at the centre: :func:`handmesh.geometry.default_intrinsics`).
+            timestamp_ms: video mode: the frame's time in milliseconds, increasing. Default: None (the clock).
+
+        Returns:
+            One :class:`~handmesh.pipeline.hand.Hand` per hand found, most confident (video: oldest track) first;
+            empty when there is none.
+        """
+        rgb = check_frame(frame)
+        h, w = rgb.shape[:2]
+        K = check_intrinsics(K, w, h)
+        if timestamp_ms is None and self.mode == "video":
+            timestamp_ms = int(time.monotonic() * 1000)
+        with self.timings.stage("detect"):
+            targets = self._targets(rgb, timestamp_ms)
+        if not targets:
+            self._drop_filters(set())
+            return []
+        S = int(self.network.input_size)
+        with self.timings.stage("crop"):
+            crops = [make_crop(t.box, S, mirror=t.handedness == "left") for t in targets]
+            images = np.stack([c.warp(rgb) for c in crops])  # (B, S, S, 3)
+        with self.timings.stage("network"):
+            pred = self.network.predict(images, crops)
+        with self.timings.stage("hand_model"), _single_torch_thread():
+            hands = self._assemble(pred, crops, targets, K, timestamp_ms, (h, w))
+        return hands
+
+    def _targets(self, frame: np.ndarray, timestamp_ms: int | None) -> list[_Target]:
+        if self._tracker is not None:
+            tracked = self._tracker.step(frame, timestamp_ms)[: self.max_hands]
+            return [_Target(t.box, t.handedness, t.score, t.track_id) for t in tracked]
+        detections = sorted(self.detector.detect(frame, timestamp_ms), key=lambda d: -d.score)[: self.max_hands]
+        return [_Target(crop_box_from_detection(d, self.expand, self.box_expand), d.handedness, d.score, None)
+                for d in detections]  # fmt: skip
+
+    def _assemble(self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target], K: np.ndarray,
+                  timestamp_ms: int | None, size: tuple[int, int]) -> list[Hand]:  # fmt: skip
+        from handmesh.geometry.camera_solve import translation_from_crop
+
+        B, S = len(crops), int(self.network.input_size)
+        rotmats = np.asarray(pred.rotmats, dtype=np.float64).reshape(B, 16, 3, 3)
+        betas = np.asarray(pred.betas, dtype=np.float64).reshape(B, -1)
+        joints_c = np.asarray(pred.joints, dtype=np.float64).reshape(B, 21, 3)  # crop frame, root-relative
+        verts_c = np.asarray(pred.vertices, dtype=np.float64).reshape(B, -1, 3)
+        uv_crop = np.asarray(pred.joints2d, dtype=np.float64).reshape(B, 21, 2) * (S / 2.0) + S / 2.0
+        # The wrist is at the origin, so the translation is the wrist's camera-frame position.
+        transl = np.asarray(translation_from_crop(joints_c, uv_crop, crops, K), dtype=np.float64)  # (B, 3)
+
+        hands: list[Hand] = []
+        seen: set[int] = set()
+        for i, (crop, target) in enumerate(zip(crops, targets)):
+            side = target.handedness
+            R, joints, verts = rotmats[i], joints_c[i], verts_c[i]
+            if crop.mirrored:  # back from the mirrored world the network saw
+                R, joints, verts = mirror_rotation_matrices(R), mirror_points(joints), mirror_points(verts)
+            t = transl[i]
+            if not (np.all(np.isfinite(t)) and t[2] > 1e-3):
+                t = self._fallback_translation(joints, crop, K)
+            shape = betas[i]
+            repose = self.transfer
+            if self.smoothing and target.track_id is not None:
+                seen.add(target.track_id)
+                smooth = self._filter(target.track_id, side)(
+                    None if timestamp_ms is None else timestamp_ms / 1000.0,
+                    global_orient=R[0], hand_pose=R[1:], betas=shape, translation=t,
+                )  # fmt: skip
+                R = np.concatenate([smooth["global_orient"][None], smooth["hand_pose"]])
+                shape, t = smooth["betas"], smooth["translation"]
+                repose = True
+            if self.transfer:
+                shape = np.zeros(10)
+            if repose:
+                verts, joints = self._pose(side, R, shape)
+            joints_cam = joints + t
+            joints2d = _project(joints_cam, K)
+            hands.append(self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K))
+            if self._tracker is not None and target.track_id is not None:
+                self._tracker.observe(target.track_id, joints2d)
+        if self.smoothing:
+            self._drop_filters(seen)
+        return hands
+
+    def _hand(self, side: Handedness, target: _Target, crop: HandCrop, R: np.ndarray, betas: np.ndarray,
+              vertices: np.ndarray, joints: np.ndarray, joints2d: np.ndarray, t: np.ndarray,
+              K: np.ndarray) -> Hand:  # fmt: skip
+        import torch
+
+        from handmesh.geometry.rotations import matrix_to_axis_angle
+
+        self._model(side)
+        aa = matrix_to_axis_angle(torch.from_numpy(np.ascontiguousarray(R))).numpy()  # (16, 3)
+        finite = np.all(np.isfinite(joints2d), axis=1)
+        box = box_from_keypoints(joints2d, finite) if finite.any() else crop.box.copy()
+        f32 = np.float32
+        return Hand(
+            handedness=side, score=float(target.score), box=box, crop_box=crop.box.copy(),
+            vertices=vertices.astype(f32), joints=joints.astype(f32), joints2d=joints2d.astype(f32),
+            global_orient=aa[0].astype(f32), hand_pose=(aa[1:] - self._hands_mean[side]).reshape(45).astype(f32),
+            betas=np.asarray(betas, f32).reshape(-1), rotmats=R.astype(f32), translation=np.asarray(t, f32),
+            K=K.copy(), faces=self._faces[side], hand_model=self.hand_model, track_id=target.track_id,
+        )  # fmt: skip
+
+    def _pose(self, side: str, R: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Root-relative ``(V, 3)`` vertices and ``(21, 3)`` joints of the ``side`` model posed with absolute
+        rotations ``R (16, 3, 3)`` and ``betas (10,)``."""
+        import torch
+
+        model = self._model(side)
+        with torch.inference_mode():
+            Rt = torch.as_tensor(R, dtype=torch.float32)[None]
+            out = model(Rt[:, 0], Rt[:, 1:], torch.as_tensor(betas, dtype=torch.float32).reshape(1, -1))
+        root = out.joints[0, :1]
+        return (out.vertices[0] - root).double().numpy(), (out.joints[0] - root).double().numpy()
+
+    def _fallback_translation(self, joints: np.ndarray, crop: HandCrop, K: np.ndarray) -> np.ndarray:
+        """A translation when the camera solve fails (a degenerate prediction): the hand's keypoints centred in
+        the crop box at the depth where their extent fills ``1 / expand`` of it."""
+        side_px = (crop.box[2] - crop.box[0]) / self.expand
+        extent = float(np.max(np.ptp(joints[:, :2], axis=0))) if np.all(np.isfinite(joints)) else 0.0
+        extent = extent if extent > 1e-3 else 0.15
+        z = float(K[0, 0]) * extent / max(side_px, 1e-6)
+        cu, cv = (crop.box[0] + crop.box[2]) / 2.0, (crop.box[1] + crop.box[3]) / 2.0
+        centre = np.array([(cu - K[0, 2]) * z / K[0, 0], (cv - K[1, 2]) * z / K[1, 1], z])
+        mid = joints.mean(axis=0) if np.all(np.isfinite(joints)) else np.zeros(3)
+        return centre - mid
+
+    def _filter(self, track_id: int, side: Handedness) -> Any:
+        """The One Euro filters of a track (new ones when the track is new or changed sides)."""
+        from handmesh.tracking import HandParamsFilter
+
+        entry = self._filters.get(track_id)
+        if entry is None or entry[0] != side:
+            entry = (side, HandParamsFilter())
+            self._filters[track_id] = entry
+        return entry[1]
+
+    def _drop_filters(self, keep: set[int]) -> None:
+        for tid in [t for t in self._filters if t not in keep]:
+            del self._filters[tid]
+
+    # ----------------------------------------------------------------------------------------------- drawing
+    def render(self, frame: Any, hands: Sequence[Hand], *, mesh: bool = True, skeleton: bool = False,
+               alpha: float = 0.8, inplace: bool = False) -> np.ndarray:  # fmt: skip
+        """Draw hands onto a frame (times the ``render`` stage).
+
+        Args:
+            frame: the frame the hands were found in (converted like the estimator's input).
+            hands: what the estimator returned for it.
+            mesh: draw the shaded meshes (right hands skin-coloured, left hands light blue). Default: True.
+            skeleton: draw the 21-keypoint skeletons. Default: False.
+            alpha: mesh opacity in [0, 1]. Default: 0.8.
+            inplace: draw into ``frame`` itself when it already is a writeable C-contiguous uint8 RGB array.
+                Default: False (a copy).
+
+        Returns:
+            ``(H, W, 3)`` uint8 RGB.
+        """
+        from handmesh.render import Mesh, draw_skeleton, overlay
+
+        rgb = check_frame(frame)
+        with self.timings.stage("render"):
+            out = rgb if inplace and rgb.flags.writeable and rgb.flags.c_contiguous else rgb.copy()
+            if mesh and hands:
+                cull = self.closed_mesh
+                meshes = [Mesh(h.vertices, h.faces, color=RIGHT_COLOR if h.is_right else LEFT_COLOR) for h in hands]
+                if all(np.array_equal(h.K, hands[0].K) for h in hands):  # one z-buffer: hands occlude each other
+                    overlay(out, meshes, hands[0].K, alpha, cull_backfaces=cull, inplace=True)
+                else:
+                    for h, m in zip(hands, meshes):
+                        overlay(out, m, h.K, alpha, cull_backfaces=cull, inplace=True)
+            if skeleton:
+                for h in hands:
+                    draw_skeleton(out, h.joints2d, inplace=True)
+        return out
+
+    # ------------------------------------------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Forget tracks and filter histories (a scene cut, a new video); timings are kept."""
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._filters.clear()
+
+    def close(self) -> None:
+        """Release the detector (when owned). Idempotent."""
+        if self.owns_detector and self.detector is not None:
+            self.detector.close()
+
+    def __enter__(self) -> HandEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def describe(self) -> str:
+        """One line: network backend, hand model, mode, detector."""
+        net = getattr(self.network, "describe", None)
+        net_text = net() if callable(net) else type(self.network).__name__
+        return (f"network: {net_text}; hand model: {self.hand_model}; mode: {self.mode}; max hands: {self.max_hands}; "
+                f"detector: {type(self.detector).__name__}")  # fmt: skip
+
+
+__all__ = ["HandEstimator", "MAX_FRAME_SIDE", "check_frame", "check_intrinsics"]
