@@ -151,33 +151,3 @@ class OracleDetector:
 
     def close(self) -> None:
         pass
-
-
-class TorchRuntime:
-    """The runtime contract over handmesh.network.load_network (used until handmesh.runtime is in the tree)."""
-
-    backend = "torch"
-
-    def __init__(self, path: Path) -> None:
-        from handmesh.network import load_network
-
-        self.net, info = load_network(path)
-        self.input_size = info.input_size
-        self.mean, self.std = info.mean, info.std
-        self.hand_model = info.hand_model
-        self.faces = self.net.hand_model.faces.numpy().astype(np.int32)
-        self.num_vertices = int(self.net.hand_model.num_vertices)
-
-    def describe(self) -> str:
-        return "torch (test adapter)"
-
-    def normalize(self, crops: np.ndarray) -> np.ndarray:
-        x = crops.astype(np.float32) / 255.0
-        x = (x - np.array(self.mean, np.float32)) / np.array(self.std, np.float32)
-        return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
-
-    def __call__(self, crops: np.ndarray) -> SimpleNamespace:
-        with torch.inference_mode():
-            out = self.net(torch.as_tensor(crops))
-        return SimpleNamespace(**{k: getattr(out, k).float().numpy()
-                                  for k in ("rotmats", "betas", "cam", "vertices", "joints", "joints2d")})
