@@ -1,0 +1,98 @@
+"""``handmesh-demo``: hands found in live frames, a mesh drawn on each, FPS and per-stage times on screen.
+
+    handmesh-demo --camera 0                                   # a webcam, in a window
+    handmesh-demo                                              # camera 0 with a display; else the sample clip,
+                                                               # headless, writing outputs/demo.mp4
+    handmesh-demo --video clip.mp4 --output out.mp4 --no-display
+    handmesh-demo --images photos/ --output overlays/ --save-mesh meshes/
+    handmesh-demo --setup-detector                             # build the offline MediaPipe bundle once
+
+Keys: q or Esc quit, m mesh on/off, s skeleton on/off, space pause.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from handmesh.cli._common import user_errors_exit
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (kebab-case flags)."""
+    p = argparse.ArgumentParser(
+        prog="handmesh-demo",
+        description="Live 3D hand meshes: detect hands, recover their meshes and draw them, with FPS and per-stage "
+        "times. Without a source: camera 0 when there is a display, else the sample clip shipped with the package "
+        "(headless, writing outputs/demo.mp4). Keys: q/Esc quit, m mesh, s skeleton, space pause.",
+    )
+    src = p.add_argument_group("source (at most one)").add_mutually_exclusive_group()
+    src.add_argument("--camera", type=int, metavar="N", help="camera index (0 is the first camera)")
+    src.add_argument("--video", type=Path, metavar="PATH", help="a video file, every frame in order")
+    src.add_argument("--images", type=Path, metavar="DIR", help="a folder of images, in name order")
+    out = p.add_argument_group("output")
+    out.add_argument("--output", type=Path, metavar="OUT",
+                     help="write the overlay: a .mp4 file (written atomically) or a folder for PNG frames")
+    out.add_argument("--no-display", action="store_true", help="no window (headless)")
+    out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
+    out.add_argument("--save-mesh", type=Path, metavar="DIR", help="write each frame's hand meshes into DIR")
+    out.add_argument("--mesh-format", choices=("obj", "ply"), default="obj",
+                     help="file format of --save-mesh (default: obj)")
+    out.add_argument("--view3d", action="store_true", help="also show the meshes in an open3d window (needs open3d)")
+    out.add_argument("--mirror", action="store_true",
+                     help="show and write a mirror image (selfie view); hands are computed on the real image")
+    out.add_argument("--skeleton", action="store_true", help="draw the 21-keypoint skeleton from the start")
+    out.add_argument("--no-mesh", action="store_true", help="start with the mesh hidden (m shows it)")
+    out.add_argument("--no-hud", action="store_true", help="no FPS / timing text on the picture")
+    net = p.add_argument_group("network")
+    net.add_argument("--checkpoint", type=Path, metavar="PATH",
+                     help="a handmesh checkpoint or exported model (default: the weights shipped with the package)")
+    net.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "torchscript", "coreml"),
+                     help="network runtime (default: auto, the fastest available)")
+    net.add_argument("--device", default="auto", help="device for PyTorch backends: auto, cpu, cuda, mps")
+    net.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network")
+    net.add_argument("--hand-model", choices=("open", "mano"), default=None,
+                     help="hand model of the drawn mesh (default: the one the network was trained with)")
+    net.add_argument("--max-hands", type=int, default=2, metavar="N", help="most hands per frame (default: 2)")
+    net.add_argument("--mode", choices=("image", "video"), default=None,
+                     help="image: frames independent; video: tracking and smoothing (default: image for --images, "
+                     "video otherwise)")
+    det = p.add_argument_group("detection")
+    det.add_argument("--detector", choices=("mediapipe", "none"), default="mediapipe",
+                     help="mediapipe: MediaPipe HandLandmarker (offline bundle); none: the centred square of the "
+                     "frame is the hand (default: mediapipe)")
+    det.add_argument("--hand-landmarker", type=Path, metavar="PATH",
+                     help="a hand_landmarker .task bundle (default: the one built by --setup-detector)")
+    det.add_argument("--setup-detector", action="store_true",
+                     help="build the offline MediaPipe bundle (pip fetches the mediapipe 0.10.21 wheel once) and exit")
+    return p
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags and run :func:`handmesh.pipeline.demo.run_demo`."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if args.setup_detector:
+        from handmesh.detection.bundle import ensure_hand_landmarker
+
+        path = ensure_hand_landmarker(args.hand_landmarker)
+        print(f"hand landmarker bundle ready: {path}")
+        return 0
+    from handmesh.pipeline.demo import DemoOptions, run_demo
+
+    opts = DemoOptions(
+        camera=args.camera, video=args.video, images=args.images, output=args.output,
+        display=False if args.no_display else None, max_frames=args.max_frames, checkpoint=args.checkpoint,
+        backend=args.backend, device=args.device, threads=args.threads, hand_model=args.hand_model,
+        max_hands=args.max_hands, detector=args.detector, hand_landmarker=args.hand_landmarker, mode=args.mode,
+        mirror=args.mirror, save_mesh=args.save_mesh, mesh_format=args.mesh_format, view3d=args.view3d,
+        mesh=not args.no_mesh, skeleton=args.skeleton, hud=not args.no_hud,
+    )  # fmt: skip
+    result = run_demo(opts)
+    print(result.report())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,392 @@
+"""The live demo behind ``handmesh-demo``: frames in, meshes drawn, FPS and per-stage times on screen.
+
+:func:`run_demo` takes a :class:`DemoOptions` (what the command-line flags set) and returns a :class:`DemoResult`
+with the frame count, the end-to-end FPS and the per-stage timings. Without a source it uses camera 0 when a display
+and a camera are there, and otherwise (a server, a container, CI) the sample clip shipped with the package, headless,
+writing the overlay video to ``outputs/demo.mp4``.
+
+Keys in the window: ``q`` or ``Esc`` quit, ``m`` mesh on/off, ``s`` skeleton on/off, ``space`` pause.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handmesh.errors import BackendUnavailableError, ConfigError, DataError
+from handmesh.pipeline.timing import StageTimer
+
+WINDOW = "handmesh"
+DEFAULT_HEADLESS_OUTPUT = Path("outputs") / "demo.mp4"
+KEYS_HELP = "q/Esc quit  m mesh  s skeleton  space pause"
+
+
+@dataclass
+class DemoOptions:
+    """What to run (the ``handmesh-demo`` flags; see ``handmesh-demo --help``).
+
+    Attributes:
+        camera, video, images: the frame source, at most one. None of them: camera 0 with a display, else the
+            shipped sample clip.
+        output: a ``.mp4`` file or a folder for PNG frames. Default: None (none; ``outputs/demo.mp4`` when
+            running headless without a source).
+        display: show a window; None decides by whether a display is available. Default: None.
+        max_frames: stop after this many frames. Default: None (the whole source).
+        checkpoint, backend, device, threads, hand_model, max_hands, detector, hand_landmarker: passed to
+            :func:`handmesh.load`.
+        mode: ``"image"`` or ``"video"``; None: image for an image folder, video otherwise. Default: None.
+        mirror: show and write the picture mirrored (a selfie view); the hands are computed on the camera's real
+            image, so handedness and 3D stay the person's. Default: False.
+        save_mesh: folder for each frame's meshes. Default: None.
+        mesh_format: ``"obj"`` or ``"ply"``. Default: ``"obj"``.
+        view3d: an open3d window with the meshes in 3D (needs open3d and a display). Default: False.
+        mesh, skeleton: what to draw at the start (``m`` and ``s`` toggle them). Default: mesh only.
+        hud: draw FPS and per-stage times on the picture. Default: True.
+        camera_size: ``(W, H)`` to ask the camera for. Default: None (its default).
+    """
+
+    camera: int | None = None
+    video: Path | None = None
+    images: Path | None = None
+    output: Path | None = None
+    display: bool | None = None
+    max_frames: int | None = None
+    checkpoint: Path | None = None
+    backend: str = "auto"
+    device: str = "auto"
+    threads: int | None = None
+    hand_model: str | None = None
+    max_hands: int = 2
+    detector: str = "mediapipe"
+    hand_landmarker: Path | None = None
+    mode: str | None = None
+    mirror: bool = False
+    save_mesh: Path | None = None
+    mesh_format: str = "obj"
+    view3d: bool = False
+    mesh: bool = True
+    skeleton: bool = False
+    hud: bool = True
+    camera_size: tuple[int, int] | None = None
+
+
+@dataclass
+class DemoResult:
+    """What a run did.
+
+    Attributes:
+        frames: frames processed (and written, when there is an output).
+        seconds: wall-clock time of the loop.
+        timings: per-stage times (capture, detect, crop, network, hand_model, render).
+        source: the source's name.
+        output: the video or folder written, or None.
+        mesh_files: mesh files written.
+        skipped: bad frames skipped.
+        stopped: why the loop ended (``"end of source"``, ``"max frames"``, ``"quit"``, or the camera-lost message).
+    """
+
+    frames: int
+    seconds: float
+    timings: StageTimer
+    source: str
+    output: Path | None = None
+    mesh_files: int = 0
+    skipped: int = 0
+    stopped: str = "end of source"
+    hands_per_frame: list[int] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        """End-to-end frames per second (capture to written output)."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def report(self) -> str:
+        """The summary printed at the end."""
+        means = self.timings.means()
+        per_stage = "  ".join(f"{k} {v:.1f}" for k, v in means.items())
+        lines = [f"{self.frames} frames from {self.source} in {self.seconds:.1f} s: {self.fps:.1f} FPS end to end "
+                 f"({self.stopped})",
+                 f"per stage, mean ms: {per_stage or 'none'}"]  # fmt: skip
+        if self.hands_per_frame:
+            found = sum(1 for n in self.hands_per_frame if n)
+            lines.append(f"hands found in {found} of {len(self.hands_per_frame)} frames")
+        if self.skipped:
+            lines.append(f"skipped {self.skipped} bad frame(s)")
+        if self.output is not None:
+            lines.append(f"wrote {self.output}")
+        if self.mesh_files:
+            lines.append(f"wrote {self.mesh_files} mesh files")
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------------- display
+def display_available() -> bool:
+    """Whether a window can be shown: a display (X11/Wayland on Linux) and an OpenCV build with a GUI."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    import cv2
+
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
+    except cv2.error:  # opencv-python-headless, or no GUI backend
+        return False
+    return True
+
+
+def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Write text lines at the top-left of ``image`` in place: white on a darkened band, legible on any picture."""
+    import cv2
+
+    scale = max(0.4, min(image.shape[:2]) / 900.0)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    (_, th), base = cv2.getTextSize("Ag", font, scale, 1)
+    step = th + base + 4
+    width = max(cv2.getTextSize(t, font, scale, 1)[0][0] for t in lines) + 12 if lines else 0
+    height = min(step * len(lines) + 6, image.shape[0])
+    band = image[:height, : min(width, image.shape[1])]
+    band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken to 40 %
+    for k, text in enumerate(lines):
+        cv2.putText(image, text, (6, 4 + th + step * k), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return image
+
+
+def hud_lines(fps: float, timer: StageTimer, hands: list, state: dict[str, bool], keys: bool) -> list[str]:
+    """The on-screen read-out: FPS and hands, the latest per-stage times, and the keys when a window is shown."""
+    sides = ", ".join(h.handedness for h in hands) or "no hand"
+    short = {"capture": "cap", "detect": "det", "crop": "crop", "network": "net", "hand_model": "hand",
+             "render": "draw"}  # fmt: skip
+    stages = " ".join(f"{short.get(k, k)} {v:.1f}" for k, v in timer.last.items())
+    lines = [f"{fps:5.1f} FPS  {sides}", f"{stages} ms"]
+    if keys:
+        lines.append(KEYS_HELP + ("  [paused]" if state.get("paused") else ""))
+    return lines
+
+
+class Viewer3D:
+    """An open3d window showing the hands' meshes in 3D (camera frame, viewed from behind the camera)."""
+
+    def __init__(self) -> None:
+        try:
+            import open3d as o3d
+        except ImportError as e:
+            raise BackendUnavailableError(
+                f"--view3d needs open3d, which is not installed ({e}): pip install 'handmesh[viz]' (on Linux open3d "
+                "also needs `apt-get install libusb-1.0-0`); or run without --view3d"
+            ) from None
+        self.o3d = o3d
+        self.vis = o3d.visualization.Visualizer()
+        if not self.vis.create_window("handmesh 3D", 640, 480):
+            raise BackendUnavailableError("--view3d: open3d could not open a window (no display?)")
+        self._meshes: list[Any] = []
+
+    def update(self, hands: list) -> bool:
+        """Show this frame's hands; returns False once the window was closed."""
+        o3d = self.o3d
+        flip = np.array([1.0, -1.0, -1.0])  # camera frame (y down, z forward) -> open3d's y up, looking down -z
+        while len(self._meshes) < len(hands):
+            m = o3d.geometry.TriangleMesh()
+            self._meshes.append(m)
+            self.vis.add_geometry(m, reset_bounding_box=len(self._meshes) == 1)
+        for k, m in enumerate(self._meshes):
+            if k < len(hands):
+                m.vertices = o3d.utility.Vector3dVector(hands[k].vertices.astype(np.float64) * flip)
+                m.triangles = o3d.utility.Vector3iVector(hands[k].faces.astype(np.int32))
+                m.compute_vertex_normals()
+            else:
+                m.vertices = o3d.utility.Vector3dVector(np.zeros((0, 3)))
+                m.triangles = o3d.utility.Vector3iVector(np.zeros((0, 3), np.int32))
+            self.vis.update_geometry(m)
+        alive = bool(self.vis.poll_events())
+        self.vis.update_renderer()
+        return alive
+
+    def close(self) -> None:
+        """Close the window."""
+        self.vis.destroy_window()
+
+
+# ------------------------------------------------------------------------------------------------------- the loop
+def _open_source(opts: DemoOptions, display: bool, log: Callable[[str], None]) -> tuple[Any, bool]:
+    """The frame source and whether it is the fallback sample clip."""
+    from handmesh.pipeline.sources import SAMPLE_CLIP, CameraSource, VideoFileSource, open_source
+
+    camera_kw: dict[str, Any] = {}
+    if opts.camera_size:
+        camera_kw = {"width": opts.camera_size[0], "height": opts.camera_size[1]}
+    if opts.camera is not None or opts.video is not None or opts.images is not None:
+        return open_source(opts.camera, opts.video, opts.images, **camera_kw), False
+    if display:
+        try:
+            return CameraSource(0, **camera_kw), False
+        except BackendUnavailableError as e:
+            log(f"handmesh-demo: {str(e).split(';')[0]}; running on the sample clip instead")
+    else:
+        log("handmesh-demo: no source given and no display: running headless on the shipped sample clip "
+            f"{SAMPLE_CLIP}")  # fmt: skip
+    return VideoFileSource(SAMPLE_CLIP), True
+
+
+def _check_output(output: Path | None) -> None:
+    """Refuse an ``--output`` that is neither a ``.mp4`` nor a folder, before anything is loaded."""
+    from handmesh.pipeline.sinks import is_video_path
+
+    if output is not None and not is_video_path(output) and Path(output).suffix and not Path(output).is_dir():
+        raise ConfigError(f"--output {output}: expected a .mp4 file or a folder for PNG frames")
+
+
+def _make_sink(output: Path | None, fps: float) -> Any:
+    from handmesh.pipeline.sinks import ImageDirSink, VideoSink, is_video_path
+
+    if output is None:
+        return None
+    _check_output(output)
+    return VideoSink(output, fps) if is_video_path(output) else ImageDirSink(output)
+
+
+def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
+             log: Callable[[str], None] = print) -> DemoResult:  # fmt: skip
+    """Run the demo loop until the source ends, ``max_frames`` is reached or the user quits.
+
+    Args:
+        opts: what to run.
+        estimator: a ready :class:`~handmesh.pipeline.estimator.HandEstimator` (tests); by default one is loaded
+            from ``opts`` with :func:`handmesh.load`.
+        source: a ready frame source (tests); by default the one ``opts`` names.
+        log: where progress messages go. Default: ``print``.
+
+    Returns:
+        :class:`DemoResult`.
+    """
+    import cv2
+
+    if opts.max_frames is not None and opts.max_frames < 1:
+        raise ConfigError(f"--max-frames must be >= 1, got {opts.max_frames}")
+    _check_output(opts.output)
+    display = False if opts.display is False else display_available()
+    if opts.display and not display:
+        log("handmesh-demo: no display available; running headless")
+    viewer = Viewer3D() if opts.view3d else None
+    fallback = False
+    if source is None:
+        source, fallback = _open_source(opts, display, log)
+    if fallback:
+        display = False
+    output = opts.output
+    if output is None and fallback and not display:
+        output = DEFAULT_HEADLESS_OUTPUT
+    sink = mesh_sink = None
+    own_estimator = estimator is None
+    kept: Path | None = None
+    try:
+        if estimator is None:
+            import handmesh
+
+            mode = opts.mode or ("image" if opts.images is not None else "video")
+            estimator = handmesh.load(
+                opts.checkpoint, backend=opts.backend, hand_model=opts.hand_model, mode=mode,  # type: ignore[arg-type]
+                max_hands=opts.max_hands, device=opts.device, threads=opts.threads, detector=opts.detector,
+                hand_landmarker=opts.hand_landmarker,
+            )  # fmt: skip
+            log(f"handmesh-demo: {estimator.describe()}")
+        sink = _make_sink(output, getattr(source, "fps", 30.0))
+        if opts.save_mesh is not None:
+            from handmesh.pipeline.sinks import MeshSink
+
+            mesh_sink = MeshSink(opts.save_mesh, opts.mesh_format)
+        timer: StageTimer = estimator.timings
+        timer.reset()
+        state = {"mesh": opts.mesh, "skeleton": opts.skeleton, "paused": False}
+        result = DemoResult(frames=0, seconds=0.0, timings=timer, source=str(source.name))
+        fps_ema = 0.0
+        t_start = t_prev = time.perf_counter()
+        shown: np.ndarray | None = None
+        while opts.max_frames is None or result.frames < opts.max_frames:
+            if state["paused"] and shown is not None:
+                if _handle_key(cv2.waitKey(50) & 0xFF, state):
+                    result.stopped = "quit"
+                    break
+                continue
+            frame = source.read()
+            if frame is None:
+                lost = getattr(source, "lost", None)
+                result.stopped = lost or "end of source"
+                if lost:
+                    log(f"handmesh-demo: {lost}; stopping")
+                break
+            timer.record("capture", frame.capture_ms)
+            try:
+                hands = estimator(frame.rgb, timestamp_ms=frame.timestamp_ms)
+            except DataError as e:  # a bad frame (empty, wrong layout): skip it, keep going
+                result.skipped += 1
+                warnings.warn(f"skipped {frame.name}: {e}", stacklevel=2)
+                continue
+            picture = estimator.render(frame.rgb, hands, mesh=state["mesh"], skeleton=state["skeleton"])
+            if opts.mirror:
+                picture = np.ascontiguousarray(picture[:, ::-1])
+            now = time.perf_counter()
+            dt, t_prev = now - t_prev, now
+            fps_ema = 1.0 / dt if fps_ema == 0.0 else 0.9 * fps_ema + 0.1 / max(dt, 1e-6)
+            if opts.hud:
+                draw_hud(picture, hud_lines(fps_ema, timer, hands, state, keys=display))
+            if sink is not None:
+                sink.write(picture, frame.name)
+            if mesh_sink is not None:
+                mesh_sink.write(hands, frame.name)
+            result.frames += 1
+            result.hands_per_frame.append(len(hands))
+            if viewer is not None and not viewer.update(hands):
+                result.stopped = "quit"
+                break
+            if display:
+                cv2.imshow(WINDOW, picture[..., ::-1])
+                shown = picture
+                if _handle_key(cv2.waitKey(1) & 0xFF, state):
+                    result.stopped = "quit"
+                    break
+        else:
+            result.stopped = "max frames"
+        result.seconds = time.perf_counter() - t_start
+        if sink is not None:
+            kept = sink.close(keep=True)
+            sink = None
+        result.output = kept
+        result.mesh_files = mesh_sink.files if mesh_sink is not None else 0
+        return result
+    except KeyboardInterrupt:
+        if sink is not None:  # what was written so far is a valid video: keep it
+            kept = sink.close(keep=True)
+            sink = None
+            if kept is not None:
+                log(f"handmesh-demo: interrupted; kept {kept}")
+        raise
+    finally:
+        if sink is not None:
+            sink.close(keep=False)
+        source.close()
+        if own_estimator and estimator is not None:
+            estimator.close()
+        if viewer is not None:
+            viewer.close()
+        if display:
+            cv2.destroyAllWindows()
+
+
+def _handle_key(key: int, state: dict[str, bool]) -> bool:
+    """Apply a key press to ``state``; True means quit."""
+    if key in (ord("q"), 27):
+        return True
+    if key == ord("m"):
+        state["mesh"] = not state["mesh"]
+    elif key == ord("s"):
+        state["skeleton"] = not state["skeleton"]
+    elif key == ord(" "):
+        state["paused"] = not state["paused"]
+    return False

@@ -1,0 +1,47 @@
+"""A fake OpenCV capture for camera tests: numbered frames at a set rate, and a camera that stops delivering."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+
+class FakeCapture:
+    """``cv2.VideoCapture``'s interface. Frame k is filled with k % 256 (so a test can tell which frame it got).
+
+    Args:
+        fps: frames per second delivered (``read`` sleeps to keep the rate).
+        fail_after: ``read`` fails for good after this many frames (a camera unplugged). Default: never.
+        opened: whether the device opens at all.
+    """
+
+    def __init__(self, fps: float = 200.0, fail_after: int | None = None, opened: bool = True) -> None:
+        self.fps = fps
+        self.fail_after = fail_after
+        self.opened = opened
+        self.count = 0
+        self.released = False
+        self.lock = threading.Lock()
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return self.opened and not self.released
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        time.sleep(1.0 / self.fps)
+        with self.lock:
+            if self.released or (self.fail_after is not None and self.count >= self.fail_after):
+                return False, None
+            k = self.count
+            self.count += 1
+        return True, np.full((48, 64, 3), k % 256, np.uint8)
+
+    def get(self, prop: int) -> float:
+        return 0.0
+
+    def set(self, prop: int, value: float) -> bool:
+        return True
+
+    def release(self) -> None:
+        self.released = True

@@ -1,0 +1,216 @@
+"""``handmesh-demo`` headless: the written video has the right frame count and appears atomically, the summary has
+FPS and per-stage times, image folders and meshes, bad frames skipped, a lost camera ends cleanly, clear errors."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handmesh.cli.demo import main
+from handmesh.pipeline.demo import DemoOptions, _handle_key, run_demo
+from handmesh.pipeline.sinks import VideoSink
+from handmesh.pipeline.sources import SAMPLE_CLIP, CameraSource, Frame
+
+from .fakes import FakeCapture
+
+
+def count_frames(path: Path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+@pytest.fixture(autouse=True)
+def _headless(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+
+def _net(ckpt: Path) -> list[str]:
+    return ["--checkpoint", str(ckpt), "--backend", "torch", "--no-display"]
+
+
+def test_video_to_video_with_the_right_frame_count(small_checkpoint: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "out" / "overlay.mp4"
+    rc = main(["--video", str(SAMPLE_CLIP), "--output", str(out), "--max-frames", "7", "--detector", "none",
+               "--skeleton", *_net(small_checkpoint)])  # fmt: skip
+    assert rc == 0
+    assert count_frames(out) == 7
+    assert sorted(p.name for p in out.parent.iterdir()) == ["overlay.mp4"]  # no temporary file left
+    text = capsys.readouterr().out
+    assert "7 frames from" in text and "FPS end to end (max frames)" in text
+    for stage in ("capture", "detect", "crop", "network", "hand_model", "render"):
+        assert f"{stage} " in text.split("per stage, mean ms:")[1].splitlines()[0]
+    first = cv2.VideoCapture(str(out)).read()[1]
+    assert first.shape == (480, 640, 3)
+
+
+def test_no_source_and_no_display_runs_the_sample_clip(small_checkpoint: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["--max-frames", "3", "--detector", "none", *_net(small_checkpoint)]) == 0
+    assert count_frames(tmp_path / "outputs" / "demo.mp4") == 3
+    text = capsys.readouterr().out
+    assert "sample clip" in text and "wrote outputs/demo.mp4" in text
+
+
+def test_images_to_pngs_and_meshes(small_checkpoint: Path, tmp_path: Path) -> None:
+    images = tmp_path / "in"
+    images.mkdir()
+    clip = cv2.VideoCapture(str(SAMPLE_CLIP))
+    bgr = clip.read()[1]
+    clip.release()
+    cv2.imwrite(str(images / "1_color.png"), bgr)
+    cv2.imwrite(str(images / "2_gray16.png"), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257)
+    cv2.imwrite(str(images / "3_small.jpg"), cv2.resize(bgr, (320, 240)))
+    (images / "4_broken.png").write_bytes(b"\x89PNG broken")
+    out, meshes = tmp_path / "out", tmp_path / "meshes"
+    with pytest.warns(UserWarning, match="4_broken.png"):
+        rc = main(["--images", str(images), "--output", str(out), "--save-mesh", str(meshes), "--mesh-format", "ply",
+                   "--detector", "none", "--mirror", *_net(small_checkpoint)])  # fmt: skip
+    assert rc == 0
+    assert sorted(p.name for p in out.iterdir()) == ["1_color.png", "2_gray16.png", "3_small.png"]
+    assert cv2.imread(str(out / "3_small.png")).shape == (240, 320, 3)
+    names = ("1_color", "2_gray16", "3_small")
+    assert sorted(p.name for p in meshes.iterdir()) == [f"{n}_hand0_right.ply" for n in names]
+
+
+def test_bad_frames_are_skipped(small_checkpoint: Path, tmp_path: Path) -> None:
+    import handmesh
+
+    class Source:
+        name, fps, live = "test frames", 10.0, False
+
+        def __init__(self) -> None:
+            good = np.full((48, 64, 3), 100, np.uint8)
+            self.frames = [good, np.zeros((0, 64, 3), np.uint8), good, np.zeros((48, 64, 5), np.uint8), good]
+
+        def read(self) -> Frame | None:
+            if not self.frames:
+                return None
+            i = 5 - len(self.frames)
+            return Frame(self.frames.pop(0), i, 100 * i, 0.1, f"f{i}")
+
+        def close(self) -> None:
+            pass
+
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none", mode="video")
+    with pytest.warns(UserWarning, match="skipped f[13]"):
+        result = run_demo(DemoOptions(display=False, output=tmp_path / "o.mp4"), estimator=est, source=Source())
+    est.close()
+    assert (result.frames, result.skipped, result.stopped) == (3, 2, "end of source")
+    assert count_frames(tmp_path / "o.mp4") == 3
+    assert "skipped 2 bad frame(s)" in result.report()
+
+
+def test_lost_camera_ends_the_demo_cleanly(small_checkpoint: Path, tmp_path: Path) -> None:
+    import handmesh
+
+    calls = []
+
+    def open_capture(index: int, api: int) -> FakeCapture:
+        calls.append(index)
+        return FakeCapture(fps=300.0, fail_after=6 if len(calls) == 1 else 0)
+
+    cam = CameraSource(0, retries=2, retry_delay=0.01, failures_before_reopen=2, open_capture=open_capture)
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none", mode="video")
+    logs: list[str] = []
+    result = run_demo(DemoOptions(display=False, output=tmp_path / "cam.mp4"), estimator=est, source=cam,
+                      log=logs.append)  # fmt: skip
+    est.close()
+    assert "stopped delivering frames" in result.stopped and any("stopping" in m for m in logs)
+    assert 1 <= result.frames <= 5 and count_frames(tmp_path / "cam.mp4") == result.frames
+
+
+def test_a_failed_run_leaves_no_partial_video(small_checkpoint: Path, tmp_path: Path) -> None:
+    import handmesh
+
+    out = tmp_path / "keep.mp4"
+    out.write_bytes(b"an earlier good file")
+
+    class Exploding:
+        name, fps, live = "exploding", 10.0, False
+        n = 0
+
+        def read(self) -> Frame | None:
+            self.n += 1
+            if self.n == 3:
+                raise RuntimeError("decoder crashed")
+            return Frame(np.full((48, 64, 3), 100, np.uint8), self.n - 1, 100 * self.n, 0.1, f"f{self.n}")
+
+        def close(self) -> None:
+            pass
+
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none")
+    with pytest.raises(RuntimeError, match="decoder crashed"):
+        run_demo(DemoOptions(display=False, output=out), estimator=est, source=Exploding())
+    est.close()
+    assert out.read_bytes() == b"an earlier good file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]
+
+
+def test_video_sink_letterboxes_other_sizes(tmp_path: Path) -> None:
+    sink = VideoSink(tmp_path / "v.mp4", 10)
+    sink.write(np.zeros((48, 64, 3), np.uint8))
+    with pytest.warns(UserWarning, match="letterboxed"):
+        sink.write(np.full((100, 50, 3), 255, np.uint8))
+    assert sink.close() == tmp_path / "v.mp4" and count_frames(tmp_path / "v.mp4") == 2
+
+
+def test_user_errors_are_one_line(small_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"garbage" * 100)
+    assert main(["--video", str(bad), *_net(small_checkpoint)]) == 2
+    assert f"cannot decode video {bad}" in capsys.readouterr().err
+    assert main(["--video", str(SAMPLE_CLIP), "--output", str(tmp_path / "x.txt"), "--detector", "none",
+                 *_net(small_checkpoint)]) == 2  # fmt: skip
+    assert "expected a .mp4 file or a folder" in capsys.readouterr().err
+    assert main(["--camera", "99", *_net(small_checkpoint)]) == 2
+    assert "camera 99 is not available; tried" in capsys.readouterr().err
+    assert main(["--video", str(SAMPLE_CLIP), "--max-frames", "0", *_net(small_checkpoint)]) == 2
+    assert "--max-frames must be >= 1" in capsys.readouterr().err
+
+
+def test_view3d_without_open3d_says_how_to_get_it(small_checkpoint: Path, capsys: pytest.CaptureFixture[str],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_open3d(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "open3d":
+            raise ImportError("No module named 'open3d'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_open3d)
+    assert main(["--video", str(SAMPLE_CLIP), "--view3d", *_net(small_checkpoint)]) == 2
+    assert "--view3d needs open3d" in capsys.readouterr().err
+
+
+def test_setup_detector_with_a_given_bundle(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "hand_landmarker.task"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("hand_detector.tflite", b"x")
+        zf.writestr("hand_landmarks_detector.tflite", b"y")
+    assert main(["--setup-detector", "--hand-landmarker", str(bundle)]) == 0
+    assert f"hand landmarker bundle ready: {bundle}" in capsys.readouterr().out
+    assert main(["--setup-detector", "--hand-landmarker", str(tmp_path / "none.task")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_keys() -> None:
+    state = {"mesh": True, "skeleton": False, "paused": False}
+    assert not _handle_key(ord("m"), state) and state["mesh"] is False
+    assert not _handle_key(ord("s"), state) and state["skeleton"] is True
+    assert not _handle_key(ord(" "), state) and state["paused"] is True
+    assert not _handle_key(ord("x"), state) and state == {"mesh": False, "skeleton": True, "paused": True}
+    assert _handle_key(ord("q"), state) and _handle_key(27, state)
