@@ -273,7 +273,6 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
     display = False if opts.display is False else display_available()
     if opts.display and not display:
         log("handmesh-demo: no display available; running headless")
-    viewer = Viewer3D() if opts.view3d else None
     fallback = False
     if source is None:
         source, fallback = _open_source(opts, display, log)
@@ -282,10 +281,11 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
     output = opts.output
     if output is None and fallback and not display:
         output = DEFAULT_HEADLESS_OUTPUT
-    sink = mesh_sink = None
+    sink = mesh_sink = viewer = None
     own_estimator = estimator is None
     kept: Path | None = None
     try:
+        viewer = Viewer3D() if opts.view3d else None
         if estimator is None:
             import handmesh
 
@@ -301,58 +301,13 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
             from handmesh.pipeline.sinks import MeshSink
 
             mesh_sink = MeshSink(opts.save_mesh, opts.mesh_format)
-        timer: StageTimer = estimator.timings
-        timer.reset()
-        state = {"mesh": opts.mesh, "skeleton": opts.skeleton, "paused": False}
-        result = DemoResult(frames=0, seconds=0.0, timings=timer, source=str(source.name))
-        fps_ema = 0.0
-        t_start = t_prev = time.perf_counter()
-        shown: np.ndarray | None = None
-        while opts.max_frames is None or result.frames < opts.max_frames:
-            if state["paused"] and shown is not None:
-                if _handle_key(cv2.waitKey(50) & 0xFF, state):
-                    result.stopped = "quit"
-                    break
-                continue
-            frame = source.read()
-            if frame is None:
-                lost = getattr(source, "lost", None)
-                result.stopped = lost or "end of source"
-                if lost:
-                    log(f"handmesh-demo: {lost}; stopping")
-                break
-            timer.record("capture", frame.capture_ms)
-            try:
-                hands = estimator(frame.rgb, timestamp_ms=frame.timestamp_ms)
-            except DataError as e:  # a bad frame (empty, wrong layout): skip it, keep going
-                result.skipped += 1
-                warnings.warn(f"skipped {frame.name}: {e}", stacklevel=2)
-                continue
-            picture = estimator.render(frame.rgb, hands, mesh=state["mesh"], skeleton=state["skeleton"])
-            if opts.mirror:
-                picture = np.ascontiguousarray(picture[:, ::-1])
-            now = time.perf_counter()
-            dt, t_prev = now - t_prev, now
-            fps_ema = 1.0 / dt if fps_ema == 0.0 else 0.9 * fps_ema + 0.1 / max(dt, 1e-6)
-            if opts.hud:
-                draw_hud(picture, hud_lines(fps_ema, timer, hands, state, keys=display))
-            if sink is not None:
-                sink.write(picture, frame.name)
-            if mesh_sink is not None:
-                mesh_sink.write(hands, frame.name)
-            result.frames += 1
-            result.hands_per_frame.append(len(hands))
-            if viewer is not None and not viewer.update(hands):
-                result.stopped = "quit"
-                break
-            if display:
-                cv2.imshow(WINDOW, picture[..., ::-1])
-                shown = picture
-                if _handle_key(cv2.waitKey(1) & 0xFF, state):
-                    result.stopped = "quit"
-                    break
-        else:
-            result.stopped = "max frames"
+        estimator.timings.reset()
+        result = DemoResult(frames=0, seconds=0.0, timings=estimator.timings, source=str(source.name))
+        t_start = time.perf_counter()
+        try:
+            result.stopped = _loop(opts, estimator, source, sink, mesh_sink, viewer, display, result, log)
+        except KeyboardInterrupt:  # Ctrl-C ends a live run like q does: what was written is kept
+            result.stopped = "interrupted"
         result.seconds = time.perf_counter() - t_start
         if sink is not None:
             kept = sink.close(keep=True)
@@ -360,13 +315,6 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
         result.output = kept
         result.mesh_files = mesh_sink.files if mesh_sink is not None else 0
         return result
-    except KeyboardInterrupt:
-        if sink is not None:  # what was written so far is a valid video: keep it
-            kept = sink.close(keep=True)
-            sink = None
-            if kept is not None:
-                log(f"handmesh-demo: interrupted; kept {kept}")
-        raise
     finally:
         if sink is not None:
             sink.close(keep=False)
@@ -377,6 +325,58 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
             viewer.close()
         if display:
             cv2.destroyAllWindows()
+
+
+def _loop(opts: DemoOptions, estimator: Any, source: Any, sink: Any, mesh_sink: Any, viewer: Viewer3D | None,
+          display: bool, result: DemoResult, log: Callable[[str], None]) -> str:  # fmt: skip
+    """Process frames until the source ends, ``max_frames`` or a quit; returns why it stopped."""
+    import cv2
+
+    timer: StageTimer = estimator.timings
+    state = {"mesh": opts.mesh, "skeleton": opts.skeleton, "paused": False}
+    fps_ema = 0.0
+    t_prev = time.perf_counter()
+    shown = False
+    while opts.max_frames is None or result.frames < opts.max_frames:
+        if state["paused"] and shown:
+            if _handle_key(cv2.waitKey(50) & 0xFF, state):
+                return "quit"
+            continue
+        frame = source.read()
+        if frame is None:
+            lost = getattr(source, "lost", None)
+            if lost:
+                log(f"handmesh-demo: {lost}; stopping")
+            return lost or "end of source"
+        timer.record("capture", frame.capture_ms)
+        try:
+            hands = estimator(frame.rgb, timestamp_ms=frame.timestamp_ms)
+        except DataError as e:  # a bad frame (empty, wrong layout): skip it, keep going
+            result.skipped += 1
+            warnings.warn(f"skipped {frame.name}: {e}", stacklevel=3)
+            continue
+        picture = estimator.render(frame.rgb, hands, mesh=state["mesh"], skeleton=state["skeleton"])
+        if opts.mirror:
+            picture = np.ascontiguousarray(picture[:, ::-1])
+        now = time.perf_counter()
+        dt, t_prev = now - t_prev, now
+        fps_ema = 1.0 / max(dt, 1e-6) if fps_ema == 0.0 else 0.9 * fps_ema + 0.1 / max(dt, 1e-6)
+        if opts.hud:
+            draw_hud(picture, hud_lines(fps_ema, timer, hands, state, keys=display))
+        if sink is not None:
+            sink.write(picture, frame.name)
+        if mesh_sink is not None:
+            mesh_sink.write(hands, frame.name)
+        result.frames += 1
+        result.hands_per_frame.append(len(hands))
+        if viewer is not None and not viewer.update(hands):
+            return "quit"
+        if display:
+            cv2.imshow(WINDOW, picture[..., ::-1])
+            shown = True
+            if _handle_key(cv2.waitKey(1) & 0xFF, state):
+                return "quit"
+    return "max frames"
 
 
 def _handle_key(key: int, state: dict[str, bool]) -> bool:

@@ -309,7 +309,8 @@ class HandEstimator:
             joints2d = _project(joints_cam, K)
             hands.append(self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K))
             if self._tracker is not None and target.track_id is not None:
-                self._tracker.observe(target.track_id, joints2d)
+                # The next crop follows the network's own 2D keypoints (not the smoothed ones, which lag).
+                self._tracker.observe(target.track_id, crop.to_frame(uv_crop[i]))
         if self.smoothing:
             self._drop_filters(seen)
         return hands

@@ -17,7 +17,7 @@ Coordinate convention (one for everything the library returns):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -66,10 +66,10 @@ class Hand:
     global_orient: np.ndarray
     hand_pose: np.ndarray
     betas: np.ndarray
-    rotmats: np.ndarray = field(repr=False)
-    translation: np.ndarray = field(repr=False)
-    K: np.ndarray = field(repr=False)
-    faces: np.ndarray = field(repr=False)
+    rotmats: np.ndarray
+    translation: np.ndarray
+    K: np.ndarray
+    faces: np.ndarray
     hand_model: str = "open"
     track_id: int | None = None
 

@@ -158,6 +158,28 @@ def test_a_failed_run_leaves_no_partial_video(small_checkpoint: Path, tmp_path: 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]
 
 
+def test_ctrl_c_stops_like_q_and_keeps_the_video(small_checkpoint: Path, tmp_path: Path) -> None:
+    import handmesh
+
+    class Interrupted:
+        name, fps, live = "camera", 10.0, True
+        n = 0
+
+        def read(self) -> Frame | None:
+            self.n += 1
+            if self.n == 3:
+                raise KeyboardInterrupt
+            return Frame(np.full((48, 64, 3), 100, np.uint8), self.n - 1, 100 * self.n, 0.1, f"f{self.n}")
+
+        def close(self) -> None:
+            pass
+
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none")
+    result = run_demo(DemoOptions(display=False, output=tmp_path / "c.mp4"), estimator=est, source=Interrupted())
+    est.close()
+    assert (result.stopped, result.frames) == ("interrupted", 2) and count_frames(tmp_path / "c.mp4") == 2
+
+
 def test_video_sink_letterboxes_other_sizes(tmp_path: Path) -> None:
     sink = VideoSink(tmp_path / "v.mp4", 10)
     sink.write(np.zeros((48, 64, 3), np.uint8))
@@ -214,3 +236,34 @@ def test_keys() -> None:
     assert not _handle_key(ord(" "), state) and state["paused"] is True
     assert not _handle_key(ord("x"), state) and state == {"mesh": False, "skeleton": True, "paused": True}
     assert _handle_key(ord("q"), state) and _handle_key(27, state)
+
+
+def test_window_keys_drive_the_loop(small_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A window is simulated: each shown picture is recorded, keys come from a script (s, m, pause/unpause, q)."""
+    import handmesh
+    import handmesh.pipeline.demo as demo
+
+    keys = iter([ord("s"), 255, ord(" "), ord(" "), ord("m"), 255, ord("q")])
+    shown: list[np.ndarray] = []
+    monkeypatch.setattr(demo, "display_available", lambda: True)
+    monkeypatch.setattr(cv2, "imshow", lambda name, img: shown.append(img.copy()))
+    monkeypatch.setattr(cv2, "waitKey", lambda ms: next(keys))
+    monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
+    from handmesh.pipeline.sources import VideoFileSource
+
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none")
+    drawn: list[tuple[bool, bool]] = []
+    render = est.render
+
+    def spy(frame, hands, *, mesh=True, skeleton=False, **kw):  # type: ignore[no-untyped-def]
+        drawn.append((mesh, skeleton))
+        return render(frame, hands, mesh=mesh, skeleton=skeleton, **kw)
+
+    est.render = spy  # type: ignore[method-assign]
+    result = run_demo(DemoOptions(), estimator=est, source=VideoFileSource(SAMPLE_CLIP))
+    est.close()
+    # Frames shown: 1 (then s: skeleton on), 2, 3 (space: paused; the next key, read while paused, unpauses),
+    # 4 (then m: mesh off), 5, 6 (then q).
+    assert result.stopped == "quit" and result.frames == 6 == len(shown)
+    assert drawn == [(True, False), (True, True), (True, True), (True, True), (False, True), (False, True)]
+    assert all(p.shape == (480, 640, 3) for p in shown)
