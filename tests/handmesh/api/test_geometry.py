@@ -145,6 +145,30 @@ def test_render_draws_on_the_hand_and_times_every_stage() -> None:
     assert est.timings.count["render"] == 3
 
 
+@pytest.mark.parametrize("mode", ["image", "video"])
+def test_a_non_finite_prediction_is_dropped(mode: str) -> None:
+    left, right = pose_hand("left", (190, 250), seed=9), pose_hand("right", (460, 240), seed=10)
+    frame, _ = render_hand([left, right])
+    stage = GroundTruthStage(K_TEST, truths=[left, right])
+    predict = stage.predict
+
+    def broken_left(images, crops):
+        out = predict(images, crops)
+        for k, crop in enumerate(crops):
+            if crop.mirrored:
+                out.joints[k, 3] = np.nan
+        return out
+
+    stage.predict = broken_left  # type: ignore[method-assign]
+    detector = OracleDetector(K_TEST, [left, right])
+    with HandEstimator(stage, detector, mode=mode) as est:
+        (hand,) = est(frame, K_TEST, timestamp_ms=0)
+        assert hand.handedness == "right"
+        np.testing.assert_allclose(hand.vertices, right.vertices, atol=2e-5)
+        est(frame, K_TEST, timestamp_ms=33)
+    assert detector.calls == 2  # video mode: the broken track was dropped, so the next frame detects again
+
+
 def test_no_hand_gives_an_empty_list() -> None:
     frame = np.full((480, 640, 3), 90, np.uint8)
     with _estimator([]) as est:
