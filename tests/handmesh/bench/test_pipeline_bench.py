@@ -45,7 +45,7 @@ def test_bench_prints_both_pipelines_and_the_ratio(hand_landmarker_bundle: Path,
     assert "hands found: handmesh 4/4 frames, MediaPipe 4/4 frames" in out
 
 
-def test_bench_refuses_bad_options(hand_landmarker_bundle: Path) -> None:  # noqa: F811
+def test_bench_refuses_bad_options() -> None:
     from handmesh.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--threads"):
