@@ -21,7 +21,7 @@ from torch import nn
 
 from handmesh.export.metadata import ArtefactMetadata
 
-__all__ = ["ExportGraph", "prepare_network", "metadata_for", "file_sha256"]
+__all__ = ["ExportGraph", "checkpoint_source", "file_sha256", "metadata_for", "prepare_network"]
 
 
 class _HalfEncoder(nn.Module):

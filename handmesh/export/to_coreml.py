@@ -131,10 +131,8 @@ def _save_package_atomically(model: Any, output: Path) -> None:
     try:
         staged = tmp / output.name
         model.save(str(staged))
-        old = None
-        if output.exists():
-            old = tmp / "previous"
-            os.replace(output, old)
+        if output.exists():  # moved into the temporary folder, deleted with it
+            os.replace(output, tmp / "previous")
         os.replace(staged, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -63,7 +63,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.nn.Mo
     net = make_network(seed=1)
     initial = copy.deepcopy(net.state_dict())
     ema = copy.deepcopy(net).eval()
-    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    opt = torch.optim.AdamW(net.parameters(), lr=2e-4)
     net.train()
     x = structured_crops(2, seed=11)
     target_v = 0.05 * torch.randn(2, 778, 3, generator=torch.Generator().manual_seed(2))
