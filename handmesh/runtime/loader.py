@@ -39,7 +39,7 @@ _KIND = {"checkpoint": "a handmesh checkpoint", "onnx": "an ONNX export", "torch
          "coreml": "a Core ML package", "network": "an in-memory network"}
 _OPTIONS = {
     "torch": {"use_ema", "mano_dir", "reparameterize", "half", "channels_last", "compile", "cuda_graphs", "resize"},
-    "onnxruntime": {"providers", "resize", "use_ema", "mano_dir", "fp16", "cache_dir"},
+    "onnxruntime": {"providers", "resize", "use_ema", "mano_dir", "fp16", "cache_dir", "spin"},
     "torchscript": {"resize", "use_ema", "mano_dir", "fp16", "cache_dir"},
     "coreml": {"compute_units", "resize"},
 }
@@ -126,7 +126,8 @@ def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threa
         **options: per backend:
             torch: ``use_ema``, ``mano_dir``, ``reparameterize`` (True), ``half`` (CUDA default), ``channels_last``
             (CUDA default), ``compile`` (False or a torch.compile mode), ``cuda_graphs`` (False), ``resize``;
-            onnxruntime: ``providers`` (explicit list), ``resize``; from a checkpoint also ``fp16``, ``use_ema``,
+            onnxruntime: ``providers`` (explicit list), ``resize``, ``spin`` (False: idle threads sleep instead of
+            busy-waiting, which leaves the cores to the rest of a live pipeline; True for a model alone); from a checkpoint also ``fp16``, ``use_ema``,
             ``mano_dir``, ``cache_dir``; torchscript: ``resize``, from a checkpoint as onnxruntime;
             coreml: ``compute_units`` (``"all"``, ``"cpu_and_gpu"``, ``"cpu_and_ne"``, ``"cpu_only"``), ``resize``.
 

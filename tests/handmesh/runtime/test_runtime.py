@@ -159,3 +159,15 @@ def test_in_memory_network(network, crops, reference) -> None:
     assert rt.backend == "torch"
     _assert_matches(rt(crops), reference, atol=1e-5)
     assert not network.inference_mode  # the caller's network is not fused behind its back
+
+
+def test_onnx_threads_sleep_between_runs_unless_asked_to_spin(onnx_file: Path, crops, reference) -> None:
+    pytest.importorskip("onnxruntime")
+    quiet = load_runtime(onnx_file, threads=1)
+    busy = load_runtime(onnx_file, threads=1, spin=True)
+    key = "session.intra_op.allow_spinning"
+    assert quiet.session.get_session_options().get_session_config_entry(key) == "0"
+    with pytest.raises(RuntimeError):  # not set: ONNX Runtime's default, spinning
+        busy.session.get_session_options().get_session_config_entry(key)
+    _assert_matches(busy(crops.numpy()), reference)
+    _assert_matches(quiet(crops.numpy()), reference)
