@@ -25,7 +25,7 @@ import torch
 from handmesh.datasets.annotations import load_annotations
 from handmesh.datasets.freihand import VAL_SEED, FreiHANDDataset, validation_indices
 from handmesh.datasets.freihand_format import NUM_JOINTS, NUM_VERTS, OFFICIAL_COUNTS
-from handmesh.errors import BackendUnavailableError, ConfigError, DataError, MissingFileError
+from handmesh.errors import ConfigError, DataError, MissingFileError
 from handmesh.metrics.freihand import EvalResult, evaluate
 from handmesh.utils.atomic import atomic_open, atomic_write_json
 
@@ -348,33 +348,59 @@ def _to_numpy(x: Any) -> np.ndarray:
     return np.array(x, dtype=np.float64)
 
 
-def load_predictor(checkpoint: str | os.PathLike, backend: str = "torch", device: str = "auto") -> Predictor:
-    """A :class:`Predictor` for a trained checkpoint.
+class RuntimePredictor:
+    """A :class:`Predictor` over a :mod:`handmesh.runtime` backend (ONNX Runtime, TorchScript, Core ML, PyTorch).
 
-    The network (:func:`handmesh.network.load_network`, EMA weights when the checkpoint has them) predicts a
-    root-relative hand and its 2D keypoints in the crop; the translation that makes those keypoints project with the
-    crop's K is solved by least squares, giving camera-frame keypoints and vertices.
+    The runtime predicts the root-relative hand and its 2D keypoints in the crop; the translation comes from the
+    same least-squares camera solve as :class:`~handmesh.network.NetworkPredictor`.
+    """
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.input_size = int(runtime.input_size)
+
+    def __call__(self, images: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from handmesh.geometry.camera_solve import solve_translation
+        from handmesh.geometry.projection import crop_normalized_to_pixels
+
+        out = self.runtime(images.detach().to("cpu", torch.float32).numpy())
+        joints = torch.as_tensor(out.joints, dtype=torch.float32)
+        verts = torch.as_tensor(out.vertices, dtype=torch.float32)
+        uv = crop_normalized_to_pixels(torch.as_tensor(out.joints2d, dtype=torch.float32), self.input_size)
+        t = solve_translation(joints, uv, K.to(torch.float32).cpu())
+        return joints + t[:, None], verts + t[:, None]
+
+
+def load_predictor(checkpoint: str | os.PathLike, backend: str = "torch", device: str = "auto") -> Predictor:
+    """A :class:`Predictor` for a trained checkpoint or an export of one.
+
+    The network predicts a root-relative hand and its 2D keypoints in the crop; the translation that makes those
+    keypoints project with the crop's K is solved by least squares, giving camera-frame keypoints and vertices.
 
     Args:
-        checkpoint: a checkpoint written by ``handmesh-train``.
-        backend: "torch" (exported ONNX / Core ML models are run by their own tools). Default: "torch".
+        checkpoint: a checkpoint written by ``handmesh-train`` (EMA weights when it has them), or an artefact
+            written by ``handmesh-export`` (``.onnx``, ``.ts``, ``.mlpackage``).
+        backend: ``"torch"`` (the network in PyTorch, as trained), or any :func:`handmesh.runtime.load_runtime`
+            backend: ``"auto"``, ``"onnxruntime"``, ``"torchscript"``, ``"coreml"``. Default: ``"torch"``.
         device: "auto", "cpu", "cuda", "mps". Default: "auto".
 
     Raises:
         MissingFileError: no such checkpoint (or, for a MANO network, no MANO files).
-        CheckpointError: the file is corrupt or not a handmesh checkpoint.
-        BackendUnavailableError: a backend other than "torch", or a device this machine lacks.
+        CheckpointError: the file is corrupt or not a handmesh checkpoint or export.
+        BackendUnavailableError: a backend or device this machine lacks.
+        ConfigError: an unknown backend, or one that cannot run this file.
     """
     if not Path(checkpoint).exists():
         raise MissingFileError(f"checkpoint {checkpoint} does not exist")
-    if backend != "torch":
-        raise BackendUnavailableError(
-            f"backend {backend!r}: a training checkpoint ({checkpoint}) runs with backend 'torch'; export it with "
-            "handmesh-export to run it with ONNX Runtime or Core ML"
-        )
-    from handmesh.network.predictor import NetworkPredictor
+    from handmesh.runtime.loader import detect_source
 
-    return NetworkPredictor.from_checkpoint(checkpoint, device)
+    if backend == "torch" and detect_source(checkpoint) == "checkpoint":
+        from handmesh.network.predictor import NetworkPredictor
+
+        return NetworkPredictor.from_checkpoint(checkpoint, device)
+    from handmesh.runtime import load_runtime
+
+    return RuntimePredictor(load_runtime(checkpoint, backend=backend, device=device))
 
 
 def evaluate_checkpoint(

@@ -27,7 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--predictions", type=Path, metavar="PRED_JSON",
                      help="CodaLab pred.json: [xyz_list (N,21,3), verts_list (N,778,3)] in metres, dataset order")
-    src.add_argument("--checkpoint", type=Path, metavar="CKPT", help="trained checkpoint to run on the split")
+    src.add_argument("--checkpoint", type=Path, metavar="CKPT",
+                     help="trained checkpoint (or handmesh-export artefact) to run on the split")
     p.add_argument("--data", type=Path, default=None,
                    help=f"FreiHAND folder (default: data.root of --config, else {DEFAULT_DATA})")
     p.add_argument("--config", type=Path, default=None, help="YAML config whose data.root gives the FreiHAND folder")
@@ -37,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where metrics.json (and pred.json) go (default: beside the predictions; for a checkpoint "
                    "<checkpoint folder>/eval_<split>)")
     p.add_argument("--per-sample-csv", type=Path, default=None, help="also write per-sample errors to this CSV")
-    p.add_argument("--backend", default="torch", choices=["torch", "onnx", "coreml"],
-                   help="runtime for --checkpoint (default: torch)")
+    p.add_argument("--backend", default="torch", choices=["torch", "auto", "onnxruntime", "torchscript", "coreml"],
+                   help="runtime for --checkpoint (an export from handmesh-export runs with its own; default: torch, "
+                   "the network as trained)")
     p.add_argument("--device", default="auto", help="device for --checkpoint: auto, cpu, cuda, mps (default: auto)")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch for --checkpoint (default: 32)")
     p.add_argument("--num-workers", type=int, default=2, help="image loading processes (default: 2)")

@@ -14,7 +14,7 @@ import torch
 from handmesh.cli.eval import main
 from handmesh.datasets.freihand import FreiHANDDataset, validation_indices
 from handmesh.datasets.freihand_format import write_freihand_split
-from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, DataError, MissingFileError
+from handmesh.errors import CheckpointError, ConfigError, DataError, MissingFileError
 from handmesh.evaluation import (
     _read_predictions_fast,
     evaluate_prediction_file,
@@ -256,7 +256,7 @@ def test_load_predictor_explains(tmp_path: Path) -> None:
     ckpt.write_bytes(b"")
     with pytest.raises(CheckpointError, match="model.pt"):
         load_predictor(ckpt)
-    with pytest.raises(BackendUnavailableError, match="handmesh-export"):
+    with pytest.raises(ConfigError, match="backend 'onnx'"):
         load_predictor(ckpt, backend="onnx")
     with pytest.raises(MissingFileError):
         load_predictor(tmp_path / "missing.pt")
@@ -314,3 +314,28 @@ def test_cli_needs_a_source(capsys: pytest.CaptureFixture) -> None:
         main(["--data", "x"])
     assert "--predictions" in capsys.readouterr().err
 
+
+
+def test_exported_model_predicts_like_the_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from handmesh.config import config_to_dict, load_config
+    from handmesh.evaluation import RuntimePredictor
+    from handmesh.network import build_network, save_network
+
+    monkeypatch.setenv("HANDMESH_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    cfg = load_config(None, ["model.input_size=64", "model.hand_model=open", "model.head_hidden=32"])
+    net = build_network(cfg.model)
+    net.train()
+    with torch.no_grad():  # non-trivial BatchNorm statistics
+        net(torch.randn(4, 3, 64, 64))
+    ckpt = save_network(net.eval(), tmp_path / "net.pt", config_to_dict(cfg))
+    yy, xx = torch.meshgrid(torch.linspace(-2, 2, 64), torch.linspace(-2, 2, 64), indexing="ij")
+    images = torch.stack([torch.stack([torch.sin(3 * xx + i), torch.cos(2 * yy - i), xx * yy]) for i in range(2)])
+    K = torch.tensor([[150.0, 0.0, 32.0], [0.0, 150.0, 32.0], [0.0, 0.0, 1.0]]).expand(2, 3, 3)
+    xyz_t, verts_t = load_predictor(ckpt)(images, K)
+    onnx = load_predictor(ckpt, backend="onnxruntime", device="cpu")
+    assert isinstance(onnx, RuntimePredictor) and onnx.input_size == 64
+    xyz_o, verts_o = onnx(images, K)
+    assert float(xyz_t[:, :, 2].min()) > 0  # in front of the camera
+    assert torch.allclose(xyz_o, xyz_t, atol=1e-4) and torch.allclose(verts_o, verts_t, atol=1e-4)
