@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from handmesh.config import load_config
-from handmesh.errors import BackendUnavailableError, CheckpointError, MissingFileError
+from handmesh.errors import CheckpointError, ConfigError, MissingFileError
 from handmesh.geometry import crop_normalized_to_pixels, project_points
 from handmesh.network import (
     IMAGENET_MEAN,
@@ -126,5 +126,5 @@ def test_load_predictor_in_evaluation(saved) -> None:
 
     _, path = saved
     assert isinstance(load_predictor(path, device="cpu"), NetworkPredictor)
-    with pytest.raises(BackendUnavailableError, match="onnx"):
+    with pytest.raises(ConfigError, match="backend 'onnx': expected auto or one of"):
         load_predictor(path, backend="onnx")
