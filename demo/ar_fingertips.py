@@ -21,18 +21,16 @@ parser.add_argument("--camera", type=int, default=None)
 parser.add_argument("--video", default=None)
 parser.add_argument("--frames", type=int, default=30, help="stop after this many frames (default: 30)")
 parser.add_argument("--checkpoint", default=None, help="default: the weights shipped with handmesh")
-parser.add_argument("--fx", type=float)
-parser.add_argument("--fy", type=float)
-parser.add_argument("--cx", type=float)
+parser.add_argument("--fx", type=float, help="focal length in pixels (default: a 60-degree field of view)")
+parser.add_argument("--fy", type=float, help="default: --fx")
+parser.add_argument("--cx", type=float, help="principal point (default: the image centre)")
 parser.add_argument("--cy", type=float)
 args = parser.parse_args()
 
 source = args.camera if args.camera is not None else args.video or str(
     Path(handmesh.__file__).parent / "assets" / "sample_clip.mp4")
 capture = cv2.VideoCapture(source)
-K = None
-if args.fx:
-    K = np.array([[args.fx, 0, args.cx], [0, args.fy or args.fx, args.cy], [0, 0, 1]])
+K = None  # built at the first frame: --cx/--cy default to the image centre
 
 names = ("thumb", "index", "middle", "ring", "pinky")
 with handmesh.load(args.checkpoint, mode="video", max_hands=2) as estimator:
@@ -40,6 +38,11 @@ with handmesh.load(args.checkpoint, mode="video", max_hands=2) as estimator:
         ok, bgr = capture.read()
         if not ok:
             break
+        if args.fx and K is None:
+            h, w = bgr.shape[:2]
+            cx = args.cx if args.cx is not None else (w - 1) / 2
+            cy = args.cy if args.cy is not None else (h - 1) / 2
+            K = np.array([[args.fx, 0, cx], [0, args.fy or args.fx, cy], [0, 0, 1]])
         for hand in estimator(bgr[..., ::-1], K=K):
             tips = "  ".join(f"{n} ({x:+.3f} {y:+.3f} {z:.3f})" for n, (x, y, z) in zip(names, hand.fingertips))
             print(f"frame {i:4d} {hand.handedness:5s} {tips}")
