@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from handmesh.export.verify import verification_crops
+
 SIZE = 64
 
 
@@ -66,12 +68,8 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def structured_crops(batch: int, seed: int) -> torch.Tensor:
-    """Normalized crops with image-like structure (a smooth colour field plus noise): white noise alone pools to
-    the same features for every crop."""
-    g = torch.Generator().manual_seed(seed)
-    field = torch.nn.functional.interpolate(1.5 * torch.randn(batch, 3, 4, 4, generator=g), size=(SIZE, SIZE),
-                                            mode="bilinear", align_corners=False)
-    return field + 0.3 * torch.randn(batch, 3, SIZE, SIZE, generator=g)
+    """Normalized crops with image-like structure at the test size (the export check's own crops)."""
+    return verification_crops(SIZE, batch, seed)
 
 
 @pytest.fixture(scope="session")
