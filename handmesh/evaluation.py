@@ -352,7 +352,8 @@ class RuntimePredictor:
     """A :class:`Predictor` over a :mod:`handmesh.runtime` backend (ONNX Runtime, TorchScript, Core ML, PyTorch).
 
     The runtime predicts the root-relative hand and its 2D keypoints in the crop; the translation comes from the
-    same least-squares camera solve as :class:`~handmesh.network.NetworkPredictor`.
+    same least-squares camera solve as :class:`~handmesh.network.NetworkPredictor`
+    (:func:`~handmesh.network.predictor.place_in_camera`).
     """
 
     def __init__(self, runtime: Any) -> None:
@@ -360,15 +361,11 @@ class RuntimePredictor:
         self.input_size = int(runtime.input_size)
 
     def __call__(self, images: torch.Tensor, K: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        from handmesh.geometry.camera_solve import solve_translation
-        from handmesh.geometry.projection import crop_normalized_to_pixels
+        from handmesh.network.predictor import place_in_camera
 
         out = self.runtime(images.detach().to("cpu", torch.float32).numpy())
-        joints = torch.as_tensor(out.joints, dtype=torch.float32)
-        verts = torch.as_tensor(out.vertices, dtype=torch.float32)
-        uv = crop_normalized_to_pixels(torch.as_tensor(out.joints2d, dtype=torch.float32), self.input_size)
-        t = solve_translation(joints, uv, K.to(torch.float32).cpu())
-        return joints + t[:, None], verts + t[:, None]
+        return place_in_camera(torch.as_tensor(out.joints), torch.as_tensor(out.vertices),
+                               torch.as_tensor(out.joints2d), K, self.input_size)
 
 
 def load_predictor(checkpoint: str | os.PathLike, backend: str = "torch", device: str = "auto") -> Predictor:

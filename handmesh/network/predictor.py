@@ -18,7 +18,21 @@ from handmesh.geometry.projection import crop_normalized_to_pixels
 from handmesh.network.checkpoint import CheckpointInfo, load_network
 from handmesh.network.model import HandMeshNet
 
-__all__ = ["NetworkPredictor", "resolve_device"]
+__all__ = ["NetworkPredictor", "place_in_camera", "resolve_device"]
+
+
+def place_in_camera(joints: torch.Tensor, verts: torch.Tensor, joints2d: torch.Tensor, K: torch.Tensor,
+                    input_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Root-relative predictions -> camera frame: the least-squares translation that projects ``joints`` with the
+    crops' ``K (B, 3, 3)`` onto ``joints2d (B, 21, 2)`` (normalized crop coordinates of a side-``input_size`` crop).
+
+    Returns:
+        ``xyz (B, 21, 3)`` and ``verts (B, V, 3)`` float32 on the CPU, metres.
+    """
+    joints, verts = joints.float().cpu(), verts.float().cpu()
+    uv = crop_normalized_to_pixels(joints2d.float().cpu(), input_size)  # (B, 21, 2) pixels
+    t = solve_translation(joints, uv, K.to(torch.float32).cpu())  # (B, 3)
+    return joints + t[:, None], verts + t[:, None]
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -82,8 +96,4 @@ class NetworkPredictor:
             ``xyz (B, 21, 3)`` and ``verts (B, V, 3)``, metres, camera frame (on the CPU).
         """
         out = self.network(images.to(self.device, torch.float32))
-        joints = out.joints.float().cpu()
-        verts = out.vertices.float().cpu()
-        uv = crop_normalized_to_pixels(out.joints2d.float().cpu(), self.input_size)  # (B, 21, 2) pixels
-        t = solve_translation(joints, uv, K.to(torch.float32).cpu())  # (B, 3)
-        return joints + t[:, None], verts + t[:, None]
+        return place_in_camera(out.joints, out.vertices, out.joints2d, K, self.input_size)
