@@ -191,6 +191,7 @@ class HandEstimator:
         self._models: dict[str, Any] = {}
         self._faces: dict[str, np.ndarray] = {}
         self._hands_mean: dict[str, np.ndarray] = {}
+        self._closed: bool | None = None
         self._model("right")  # load the hand model now: a missing MANO file is an error at load, not mid-stream
         self._tracker = None
         if mode == "video":
@@ -220,10 +221,13 @@ class HandEstimator:
 
     @property
     def closed_mesh(self) -> bool:
-        """Whether the output mesh is closed (the open hand is; MANO is open at the wrist), for back-face culling."""
-        from handmesh.render import is_closed
+        """Whether the output mesh is closed (the open hand is; MANO is open at the wrist), for back-face culling.
+        Found once: the edge count behind it takes about a millisecond, too much to repeat for every frame drawn."""
+        if self._closed is None:
+            from handmesh.render import is_closed
 
-        return is_closed(self.faces("right"))
+            self._closed = is_closed(self.faces("right"))
+        return self._closed
 
     # ----------------------------------------------------------------------------------------------- per frame
     def __call__(self, frame: Any, K: Any = None, timestamp_ms: int | None = None) -> list[Hand]:
@@ -270,13 +274,14 @@ class HandEstimator:
     def _assemble(self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target], K: np.ndarray,
                   timestamp_ms: int | None, size: tuple[int, int]) -> list[Hand]:  # fmt: skip
         from handmesh.geometry.camera_solve import translation_from_crop
+        from handmesh.geometry.projection import crop_normalized_to_pixels
 
         B, S = len(crops), int(self.network.input_size)
         rotmats = np.asarray(pred.rotmats, dtype=np.float64).reshape(B, 16, 3, 3)
         betas = np.asarray(pred.betas, dtype=np.float64).reshape(B, -1)
         joints_c = np.asarray(pred.joints, dtype=np.float64).reshape(B, 21, 3)  # crop frame, root-relative
         verts_c = np.asarray(pred.vertices, dtype=np.float64).reshape(B, -1, 3)
-        uv_crop = np.asarray(pred.joints2d, dtype=np.float64).reshape(B, 21, 2) * (S / 2.0) + S / 2.0
+        uv_crop = crop_normalized_to_pixels(np.asarray(pred.joints2d, dtype=np.float64).reshape(B, 21, 2), S)
         # The wrist is at the origin, so the translation is the wrist's camera-frame position.
         transl = np.asarray(translation_from_crop(joints_c, uv_crop, crops, K), dtype=np.float64)  # (B, 3)
 
