@@ -66,16 +66,9 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """``image`` scaled to fit ``width`` x ``height`` (aspect kept), centred on a grey canvas."""
-    import cv2
+    from handmesh.pipeline.sinks import letterbox as fit
 
-    h, w = image.shape[:2]
-    s = min(width / w, height / h)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    canvas = np.full((height, width, 3), 114, np.uint8)
-    x0, y0 = (width - nw) // 2, (height - nh) // 2
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    canvas[y0 : y0 + nh, x0 : x0 + nw] = cv2.resize(image, (nw, nh), interpolation=interp)
-    return canvas
+    return fit(image, width, height, fill=114)
 
 
 def run(args: argparse.Namespace) -> int:
