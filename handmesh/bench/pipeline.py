@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from handmesh.pipeline.timing import STAGES
+from handmesh.runtime.loader import BACKENDS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="network checkpoint or export (default: the weights shipped with the package)")
     parser.add_argument("--backend", default="onnxruntime",
-                        choices=("auto", "torch", "onnxruntime", "torchscript", "coreml"),
+                        choices=("auto", *BACKENDS),
                         help="network runtime (default: onnxruntime)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the network and OpenCV (default: 2)")
     parser.add_argument("--max-hands", type=int, default=1, help="most hands per frame, both pipelines (default: 1)")

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from handmesh.cli._common import user_errors_exit
+from handmesh.runtime.loader import BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     net = p.add_argument_group("network")
     net.add_argument("--checkpoint", type=Path, metavar="PATH",
                      help="a handmesh checkpoint or exported model (default: the weights shipped with the package)")
-    net.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime", "torchscript", "coreml"),
+    net.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
                      help="network runtime (default: auto, the fastest available)")
     net.add_argument("--device", default="auto", help="device for PyTorch backends: auto, cpu, cuda, mps")
     net.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network")

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from handmesh.cli._common import user_errors_exit
+from handmesh.runtime.loader import BACKENDS
 
 DEFAULT_DATA = "data/freihand"
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where metrics.json (and pred.json) go (default: beside the predictions; for a checkpoint "
                    "<checkpoint folder>/eval_<split>)")
     p.add_argument("--per-sample-csv", type=Path, default=None, help="also write per-sample errors to this CSV")
-    p.add_argument("--backend", default="torch", choices=["torch", "auto", "onnxruntime", "torchscript", "coreml"],
+    p.add_argument("--backend", default="torch", choices=("auto", *BACKENDS),
                    help="runtime for --checkpoint (an export from handmesh-export runs with its own; default: torch, "
                    "the network as trained)")
     p.add_argument("--device", default="auto", help="device for --checkpoint: auto, cpu, cuda, mps (default: auto)")
