@@ -243,11 +243,11 @@ def _check_output(output: Path | None) -> None:
 
 
 def _make_sink(output: Path | None, fps: float) -> Any:
+    """The sink for an output :func:`_check_output` has accepted (or the headless default), or None."""
     from handmesh.pipeline.sinks import ImageDirSink, VideoSink, is_video_path
 
     if output is None:
         return None
-    _check_output(output)
     return VideoSink(output, fps) if is_video_path(output) else ImageDirSink(output)
 
 
