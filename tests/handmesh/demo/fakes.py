@@ -1,4 +1,5 @@
-"""A fake OpenCV capture for camera tests: numbered frames at a set rate, and a camera that stops delivering."""
+"""Fakes for demo tests: an OpenCV capture (numbered frames at a set rate, a camera that stops delivering) and a
+frame source that raises part-way through."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import threading
 import time
 
 import numpy as np
+
+from handmesh.pipeline.sources import Frame
 
 
 class FakeCapture:
@@ -45,3 +48,31 @@ class FakeCapture:
 
     def release(self) -> None:
         self.released = True
+
+
+class RaisingSource:
+    """A demo frame source whose ``read`` raises ``error`` at call ``at`` (grey 64x48 frames before it).
+
+    Args:
+        error: the exception to raise.
+        at: the call that raises (1 is the first). Default: 3.
+        live: whether it poses as a camera. Default: False.
+    """
+
+    fps = 10.0
+
+    def __init__(self, error: BaseException, at: int = 3, live: bool = False) -> None:
+        self.error = error
+        self.at = at
+        self.live = live
+        self.name = "camera" if live else "test frames"
+        self.n = 0
+
+    def read(self) -> Frame | None:
+        self.n += 1
+        if self.n == self.at:
+            raise self.error
+        return Frame(np.full((48, 64, 3), 100, np.uint8), self.n - 1, 100 * self.n, 0.1, f"f{self.n}")
+
+    def close(self) -> None:
+        pass

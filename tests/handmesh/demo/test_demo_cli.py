@@ -15,7 +15,7 @@ from handmesh.pipeline.demo import DemoOptions, _handle_key, run_demo
 from handmesh.pipeline.sinks import VideoSink
 from handmesh.pipeline.sources import SAMPLE_CLIP, CameraSource, Frame
 
-from .fakes import FakeCapture
+from .fakes import FakeCapture, RaisingSource
 
 
 def count_frames(path: Path) -> int:
@@ -136,23 +136,10 @@ def test_a_failed_run_leaves_no_partial_video(small_checkpoint: Path, tmp_path: 
 
     out = tmp_path / "keep.mp4"
     out.write_bytes(b"an earlier good file")
-
-    class Exploding:
-        name, fps, live = "exploding", 10.0, False
-        n = 0
-
-        def read(self) -> Frame | None:
-            self.n += 1
-            if self.n == 3:
-                raise RuntimeError("decoder crashed")
-            return Frame(np.full((48, 64, 3), 100, np.uint8), self.n - 1, 100 * self.n, 0.1, f"f{self.n}")
-
-        def close(self) -> None:
-            pass
-
     est = handmesh.load(small_checkpoint, backend="torch", detector="none")
     with pytest.raises(RuntimeError, match="decoder crashed"):
-        run_demo(DemoOptions(display=False, output=out), estimator=est, source=Exploding())
+        run_demo(DemoOptions(display=False, output=out), estimator=est,
+                 source=RaisingSource(RuntimeError("decoder crashed")))
     est.close()
     assert out.read_bytes() == b"an earlier good file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]
@@ -161,21 +148,9 @@ def test_a_failed_run_leaves_no_partial_video(small_checkpoint: Path, tmp_path: 
 def test_ctrl_c_stops_like_q_and_keeps_the_video(small_checkpoint: Path, tmp_path: Path) -> None:
     import handmesh
 
-    class Interrupted:
-        name, fps, live = "camera", 10.0, True
-        n = 0
-
-        def read(self) -> Frame | None:
-            self.n += 1
-            if self.n == 3:
-                raise KeyboardInterrupt
-            return Frame(np.full((48, 64, 3), 100, np.uint8), self.n - 1, 100 * self.n, 0.1, f"f{self.n}")
-
-        def close(self) -> None:
-            pass
-
     est = handmesh.load(small_checkpoint, backend="torch", detector="none")
-    result = run_demo(DemoOptions(display=False, output=tmp_path / "c.mp4"), estimator=est, source=Interrupted())
+    result = run_demo(DemoOptions(display=False, output=tmp_path / "c.mp4"), estimator=est,
+                      source=RaisingSource(KeyboardInterrupt(), live=True))
     est.close()
     assert (result.stopped, result.frames) == ("interrupted", 2) and count_frames(tmp_path / "c.mp4") == 2
 
