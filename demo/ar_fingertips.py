@@ -9,12 +9,13 @@ depths; without them a 60-degree field of view is assumed.
 """
 
 import argparse
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 import handmesh
+from handmesh.pipeline.hand import FINGER_NAMES
+from handmesh.pipeline.sources import SAMPLE_CLIP
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--camera", type=int, default=None)
@@ -27,12 +28,10 @@ parser.add_argument("--cx", type=float, help="principal point (default: the imag
 parser.add_argument("--cy", type=float)
 args = parser.parse_args()
 
-source = args.camera if args.camera is not None else args.video or str(
-    Path(handmesh.__file__).parent / "assets" / "sample_clip.mp4")
+source = args.camera if args.camera is not None else args.video or str(SAMPLE_CLIP)
 capture = cv2.VideoCapture(source)
 K = None  # built at the first frame: --cx/--cy default to the image centre
 
-names = ("thumb", "index", "middle", "ring", "pinky")
 with handmesh.load(args.checkpoint, mode="video", max_hands=2) as estimator:
     for i in range(args.frames):
         ok, bgr = capture.read()
@@ -44,6 +43,7 @@ with handmesh.load(args.checkpoint, mode="video", max_hands=2) as estimator:
             cy = args.cy if args.cy is not None else (h - 1) / 2
             K = np.array([[args.fx, 0, cx], [0, args.fy or args.fx, cy], [0, 0, 1]])
         for hand in estimator(bgr[..., ::-1], K=K):
-            tips = "  ".join(f"{n} ({x:+.3f} {y:+.3f} {z:.3f})" for n, (x, y, z) in zip(names, hand.fingertips))
+            tips = "  ".join(f"{n} ({x:+.3f} {y:+.3f} {z:.3f})"
+                             for n, (x, y, z) in zip(FINGER_NAMES, hand.fingertips))
             print(f"frame {i:4d} {hand.handedness:5s} {tips}")
 capture.release()
