@@ -9,7 +9,7 @@ image with a pure scale-and-shift ``M``; the crop's intrinsics are ``M K``. In t
 
     crop_affine = (M @ H)[:2]        original-image pixels -> crop pixels
     K_crop      = M @ K              zero skew, fx and fy scaled by the same factor
-    xyz_crop    = xyz @ Rz.T         and project(xyz_crop, K_crop) == crop_affine @ [project(xyz, K), 1]
+    xyz_crop    = xyz @ Rz.T         and proj(xyz_crop, K_crop) == crop_affine @ [proj(xyz, K), 1]
 
 The crop is centred on the rotated image of the box centre, so rotation turns the picture about the box centre while
 the geometry stays exact. Pixel centres sit at integer coordinates (OpenCV's convention); an image of width W spans
@@ -150,12 +150,6 @@ def rotate_global_orient(axis_angle: np.ndarray, transform: CropTransform) -> np
     r, _ = cv2.Rodrigues(np.asarray(axis_angle, dtype=np.float64).reshape(3, 1))
     out, _ = cv2.Rodrigues(transform.rotation @ r)
     return out.reshape(3)
-
-
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Pinhole projection of (N, 3) camera-frame points to (N, 2) pixels: ``uv = (K X)[:2] / (K X)[2]``."""
-    uvw = np.asarray(points) @ np.asarray(K).T
-    return uvw[:, :2] / uvw[:, 2:3]
 
 
 def color_augment(image: np.ndarray, rng: np.random.Generator, params: AugmentParams) -> np.ndarray:

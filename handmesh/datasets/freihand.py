@@ -31,7 +31,6 @@ from handmesh.datasets.augment import (
     add_occluders,
     color_augment,
     crop_transform,
-    project,
     rotate_global_orient,
     sample_crop_transform,
     warp_image,
@@ -46,6 +45,7 @@ from handmesh.datasets.freihand_format import (
     mask_path,
 )
 from handmesh.errors import ConfigError, DataError, MissingFileError
+from handmesh.geometry.projection import project_pinhole
 
 logger = logging.getLogger(__name__)
 
@@ -350,7 +350,7 @@ class FreiHANDDataset(Dataset):
         out: dict[str, torch.Tensor] = {}
         if ann.xyz is not None:
             xyz = ann.xyz[idx] @ tf.rotation.T
-            out.update(xyz=_f32(xyz), uv=_f32(project(xyz, tf.K)), has_xyz=torch.tensor(True))
+            out.update(xyz=_f32(xyz), uv=_f32(project_pinhole(xyz, tf.K)), has_xyz=torch.tensor(True))
         else:
             out.update(xyz=torch.zeros(NUM_JOINTS, 3), uv=torch.zeros(NUM_JOINTS, 2), has_xyz=torch.tensor(False))
         if ann.verts is not None:

@@ -1,9 +1,10 @@
 """Geometry shared by the network, the hand model and the demo: rotations and camera projections (torch, batched,
-differentiable). Camera solving lives in ``handmesh.geometry.camera_solve``."""
+differentiable; ``project_pinhole`` in numpy). Camera solving lives in ``handmesh.geometry.camera_solve``."""
 
 from handmesh.geometry.projection import (
     crop_normalized_to_pixels,
     crop_pixels_to_normalized,
+    project_pinhole,
     project_points,
     weak_perspective_project,
     weak_perspective_to_translation,
@@ -25,6 +26,7 @@ __all__ = [
     "rot6d_to_matrix",
     "matrix_to_rot6d",
     "project_points",
+    "project_pinhole",
     "weak_perspective_project",
     "weak_perspective_to_translation",
     "crop_normalized_to_pixels",

@@ -12,10 +12,12 @@ points by ``t = (tx, ty, 2 f / (S s))``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 __all__ = [
     "project_points",
+    "project_pinhole",
     "weak_perspective_project",
     "weak_perspective_to_translation",
     "crop_normalized_to_pixels",
@@ -44,6 +46,37 @@ def project_points(xyz: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     K = K.to(xyz.dtype)
     uvw = (K[..., None, :, :] @ xyz[..., :, :, None])[..., 0]  # (..., N, 3)
     return uvw[..., :2] / uvw[..., 2:3]
+
+
+def project_pinhole(points: np.ndarray, K: np.ndarray, min_depth: float | None = None) -> np.ndarray:
+    """Pinhole projection in numpy (data, synthesis and the live pipeline): ``uv = f * xy / z + c (+ skew)``.
+
+    The same picture as :func:`project_points`, written per axis so that no 3x3 product rounds the result: with a
+    zero skew it is ``points[..., :2] / z * (fx, fy) + (cx, cy)`` exactly.
+
+    Args:
+        points: ``(..., 3)`` camera-frame points, metres.
+        K: ``(3, 3)`` intrinsics, pixels.
+        min_depth: if given, depths with ``|z| < min_depth`` are replaced by ``min_depth`` (a point at the camera
+            then projects far away instead of to inf/NaN). Default: None (the formula as it is).
+
+    Returns:
+        ``(..., 2)`` pixel coordinates (float64 for float64 inputs).
+    """
+    points = np.asarray(points)
+    K = np.asarray(K)
+    if points.shape[-1:] != (3,):
+        raise ValueError(f"project_pinhole: points: expected shape (..., 3), got {points.shape}")
+    if K.shape != (3, 3):
+        raise ValueError(f"project_pinhole: K: expected shape (3, 3), got {K.shape}")
+    z = points[..., 2:]
+    if min_depth is not None:
+        z = np.where(np.abs(z) < min_depth, min_depth, z)
+    xy = points[..., :2] / z
+    uv = xy * K[[0, 1], [0, 1]] + K[:2, 2]
+    if K[0, 1] != 0:
+        uv[..., 0] += K[0, 1] * xy[..., 1]
+    return uv
 
 
 def weak_perspective_project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:

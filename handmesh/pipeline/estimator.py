@@ -122,11 +122,6 @@ def _single_torch_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    z = np.where(np.abs(points[..., 2:]) < 1e-9, 1e-9, points[..., 2:])
-    return points[..., :2] / z * K[[0, 1], [0, 1]] + K[:2, 2]
-
-
 class HandEstimator:
     """Hands in frames: detection, crops, the network, the camera solve and (video mode) tracking and smoothing.
 
@@ -274,7 +269,7 @@ class HandEstimator:
     def _assemble(self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target], K: np.ndarray,
                   timestamp_ms: int | None, size: tuple[int, int]) -> list[Hand]:  # fmt: skip
         from handmesh.geometry.camera_solve import translation_from_crop
-        from handmesh.geometry.projection import crop_normalized_to_pixels
+        from handmesh.geometry.projection import crop_normalized_to_pixels, project_pinhole
 
         B, S = len(crops), int(self.network.input_size)
         rotmats = np.asarray(pred.rotmats, dtype=np.float64).reshape(B, 16, 3, 3)
@@ -316,7 +311,7 @@ class HandEstimator:
             if repose:
                 verts, joints = self._pose(side, R, shape)
             joints_cam = joints + t
-            joints2d = _project(joints_cam, K)
+            joints2d = project_pinhole(joints_cam, K, min_depth=1e-9)
             hands.append(self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K))
             if self._tracker is not None and target.track_id is not None:
                 # The next crop follows the network's own 2D keypoints (not the smoothed ones, which lag).

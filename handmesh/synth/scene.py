@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handmesh.geometry.projection import project_pinhole
 from handmesh.render import SKIN_TONES, Light, Mesh
 from handmesh.render.primitives import box, ellipsoid
 from handmesh.synth.poses import rotation_matrix
@@ -31,10 +32,6 @@ def sample_intrinsics(rng: np.random.Generator, size: int) -> np.ndarray:
     sigma = PRINCIPAL_POINT_SIGMA_224 * s
     c = (size - 1) / 2.0 + np.clip(rng.normal(0.0, sigma, 2), -3 * sigma, 3 * sigma)
     return np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
-
-
-def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    return points[:, :2] / points[:, 2:] * K[[0, 1], [0, 1]] + K[:2, 2]
 
 
 def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], extent_frac: float,
@@ -67,11 +64,11 @@ def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], ex
     # centre is then pulled in where the box would leave the image (FreiHAND crops show the whole hand).
     limit = np.array([w - 1.0, h - 1.0])
     for _ in range(3):
-        uv = _project(vertices + t, K)
+        uv = project_pinhole(vertices + t, K)
         lo, hi = uv.min(0), uv.max(0)
         zc = c[2] + t[2]
         t[2] += zc * np.max(hi - lo) / target_px - zc
-        uv = _project(vertices + t, K)
+        uv = project_pinhole(vertices + t, K)
         lo, hi = uv.min(0), uv.max(0)
         half = (hi - lo) / 2.0
         want = np.clip(target_c, half + margin, np.maximum(limit - half - margin, half + margin))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from handmesh.errors import ConfigError, DataError, MissingFileError
+from handmesh.geometry.projection import project_pinhole
 from handmesh.utils.atomic import atomic_write_json
 
 CLIP_FORMAT = "handmesh-synth/clip"
@@ -195,10 +196,6 @@ def model_fingerprint(model) -> str:
     return h.hexdigest()
 
 
-def _project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    return points[..., :2] / points[..., 2:] * K[[0, 1], [0, 1]] + K[:2, 2]
-
-
 def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: bool = False,
                    progress: bool = True, model=None) -> tuple[Path, Path, float]:
     """Render the clip to ``out_path`` (``.mp4``) and its sidecar to ``out_path`` with ``.json``.
@@ -269,7 +266,7 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
         writer.release()
     os.replace(tmp, video)
 
-    kp2d = _project(anim["joints"], K)
+    kp2d = project_pinhole(anim["joints"], K)
     frames = []
     for i in range(cfg.num_frames):
         rec = {

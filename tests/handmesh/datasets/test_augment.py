@@ -15,10 +15,10 @@ from handmesh.datasets.augment import (
     add_occluders,
     color_augment,
     crop_transform,
-    project,
     rotate_global_orient,
 )
 from handmesh.datasets.freihand import IMAGENET_MEAN, IMAGENET_STD, FreiHANDDataset
+from handmesh.geometry.projection import project_pinhole as project
 
 GEOMETRY_ONLY = AugmentParams(scale=0.25, rotation_deg=180.0, translation=0.1, color_jitter=0.0, blur_prob=0.0,
                               occlusion_prob=0.0)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from handmesh.datasets.augment import project
 from handmesh.datasets.freihand import FreiHANDDataset, build_freihand_dataset, validation_indices
 from handmesh.errors import ConfigError, DataError, MissingFileError
+from handmesh.geometry.projection import project_pinhole as project
 
 SHAPES = {
     "image": ((3, 224, 224), torch.float32), "K": ((3, 3), torch.float32), "xyz": ((21, 3), torch.float32),
