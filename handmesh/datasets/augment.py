@@ -9,7 +9,7 @@ image with a pure scale-and-shift ``M``; the crop's intrinsics are ``M K``. In t
 
     crop_affine = (M @ H)[:2]        original-image pixels -> crop pixels
     K_crop      = M @ K              zero skew, fx and fy scaled by the same factor
-    xyz_crop    = xyz @ Rz.T         and proj(xyz_crop, K_crop) == crop_affine @ [proj(xyz, K), 1]
+    xyz_crop    = xyz @ Rz.T         and project_pinhole(xyz_crop, K_crop) == crop_affine @ [project_pinhole(xyz, K), 1]
 
 The crop is centred on the rotated image of the box centre, so rotation turns the picture about the box centre while
 the geometry stays exact. Pixel centres sit at integer coordinates (OpenCV's convention); an image of width W spans
