@@ -64,16 +64,10 @@ def _read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(bgr[..., ::-1])
 
 
-def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``image`` scaled to fit ``width`` x ``height`` (aspect kept), centred on a grey canvas."""
-    from handmesh.pipeline.sinks import letterbox as fit
-
-    return fit(image, width, height, fill=114)
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the table."""
     from handmesh.detection import MediaPipeHandDetector, find_hand_landmarker
+    from handmesh.pipeline.sinks import letterbox
 
     bundle = find_hand_landmarker(args.hand_landmarker)
     photos = _images(args.photos, "--photos")
@@ -82,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         raise MissingFileError("handmesh-bench detection: no photos; pass --photos DIR (a folder of hand photos)")
     width, height = args.size
     originals = [_read_rgb(p) for p in photos]
-    frames = [letterbox(im, width, height) for im in originals]
+    frames = [letterbox(im, width, height, fill=114) for im in originals]  # grey padding
 
     rows: list[tuple[str, list[float]]] = []
     found_frames = found_native = found_crops = 0

@@ -10,12 +10,13 @@ import pytest
 
 from handmesh.bench import detection as bench
 from handmesh.errors import MissingFileError
+from handmesh.pipeline.sinks import letterbox
 
 from ..detection.conftest import hand_landmarker_bundle  # noqa: F401 - the fixture is used by name
 
 
 def test_letterbox_keeps_aspect() -> None:
-    out = bench.letterbox(np.full((100, 400, 3), 255, np.uint8), 640, 480)
+    out = letterbox(np.full((100, 400, 3), 255, np.uint8), 640, 480, fill=114)  # as the benchmark calls it
     assert out.shape == (480, 640, 3)
     rows = np.where(out[:, 320, 0] == 255)[0]
     assert len(rows) == 160 and rows[0] == 160  # 400x100 -> 640x160, centred
