@@ -128,7 +128,8 @@ def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threa
             (CUDA default), ``compile`` (False or a torch.compile mode), ``cuda_graphs`` (False), ``resize``;
             onnxruntime: ``providers`` (explicit list), ``resize``, ``spin`` (False: idle threads sleep instead of
             busy-waiting, which leaves the cores to the rest of a live pipeline; True for a model alone); from a
-            checkpoint also ``fp16``, ``use_ema``, ``mano_dir``, ``cache_dir``; torchscript: ``resize``, from a checkpoint as onnxruntime;
+            checkpoint also ``fp16``, ``use_ema``, ``mano_dir``, ``cache_dir``; torchscript: ``resize``, from a
+            checkpoint as onnxruntime;
             coreml: ``compute_units`` (``"all"``, ``"cpu_and_gpu"``, ``"cpu_and_ne"``, ``"cpu_only"``), ``resize``.
 
     Returns:
