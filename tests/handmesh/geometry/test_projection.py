@@ -67,8 +67,9 @@ def test_project_pinhole_zero_skew_is_the_per_axis_formula_exactly() -> None:
 def test_project_pinhole_min_depth_and_bad_shapes() -> None:
     K = np.array([[100.0, 0.0, 50.0], [0.0, 100.0, 50.0], [0.0, 0.0, 1.0]])
     at_camera = np.array([[0.01, 0.0, 0.0], [0.01, 0.0, 0.5]])
-    with np.errstate(divide="ignore"):
-        assert np.isinf(project_pinhole(at_camera, K)[0, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unguarded = project_pinhole(at_camera, K)
+    assert np.isinf(unguarded[0, 0]) and np.isnan(unguarded[0, 1])  # x/0 and 0/0: the formula as it is
     guarded = project_pinhole(at_camera, K, min_depth=1e-6)
     assert np.isfinite(guarded).all() and guarded[0, 0] == pytest.approx(0.01 / 1e-6 * 100.0 + 50.0)
     assert guarded[1].tolist() == [52.0, 50.0]
