@@ -22,8 +22,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from handmesh.hand_model import MANO_PARENTS
-
 # MANO finger chains (proximal to distal) in the fingertip order of ``tip_vertex_ids``: thumb, index, middle, ring,
 # pinky.
 _CHAINS: tuple[tuple[int, int, int], ...] = ((13, 14, 15), (1, 2, 3), (4, 5, 6), (10, 11, 12), (7, 8, 9))

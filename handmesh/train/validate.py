@@ -165,7 +165,7 @@ def validate(
                     sums[2] += float(d.mean(axis=1).sum())
                     sums[3] += int(okv.sum())
             if info.is_main and len(panels) < image_count:
-                faces = getattr(net, "hand_model").faces
+                faces = net.hand_model.faces
                 for i in range(min(image_count - len(panels), images.shape[0])):
                     panels.append(mesh_panel(batch["image"][i], batch["K"][i], out.vertices[i], out.joints[i],
                                              out.joints2d[i], faces, batch["uv"][i]))

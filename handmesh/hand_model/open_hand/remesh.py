@@ -27,7 +27,7 @@ def catmull_clark(
         ``(vertices (N + E + F, 3), quads (sum of face sizes, 4), labels or None)``: old vertices first, then edge
         points (edges sorted by vertex ids), then face points. Winding is preserved.
     """
-    n, m = vertices.shape[0], len(faces)
+    n = vertices.shape[0]
     directed = np.array([(f[i], f[(i + 1) % len(f)]) for f in faces for i in range(len(f))], dtype=np.int64)
     owner = np.array([fi for fi, f in enumerate(faces) for _ in f], dtype=np.int64)
     edges, inverse = np.unique(np.sort(directed, axis=1), axis=0, return_inverse=True)
