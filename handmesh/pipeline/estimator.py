@@ -18,6 +18,7 @@ un-mirrored rotations are exactly the left hand model's parameters.
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -186,7 +187,6 @@ class HandEstimator:
         self._models: dict[str, Any] = {}
         self._faces: dict[str, np.ndarray] = {}
         self._hands_mean: dict[str, np.ndarray] = {}
-        self._closed: bool | None = None
         self._model("right")  # load the hand model now: a missing MANO file is an error at load, not mid-stream
         self._tracker = None
         if mode == "video":
@@ -214,15 +214,13 @@ class HandEstimator:
         self._model(side)
         return self._faces[side]
 
-    @property
+    @functools.cached_property
     def closed_mesh(self) -> bool:
         """Whether the output mesh is closed (the open hand is; MANO is open at the wrist), for back-face culling.
         Found once: the edge count behind it takes about a millisecond, too much to repeat for every frame drawn."""
-        if self._closed is None:
-            from handmesh.render import is_closed
+        from handmesh.render import is_closed
 
-            self._closed = is_closed(self.faces("right"))
-        return self._closed
+        return is_closed(self.faces("right"))
 
     # ----------------------------------------------------------------------------------------------- per frame
     def __call__(self, frame: Any, K: Any = None, timestamp_ms: int | None = None) -> list[Hand]:
