@@ -244,7 +244,9 @@ def _sparse_to_dense(rec: _SparseRecord, source: str) -> np.ndarray:
         indptr = np.asarray(state["indptr"], dtype=np.int64)
         shape = tuple(int(s) for s in state.get("_shape", state.get("shape")))
     except (KeyError, TypeError) as e:
-        raise DataError(f"{source}: sparse matrix {rec.pickled_as} lacks {e} (expected data/indices/indptr/_shape)") from e
+        raise DataError(
+            f"{source}: sparse matrix {rec.pickled_as} lacks {e} (expected data/indices/indptr/_shape)"
+        ) from e
     if len(shape) != 2:
         raise DataError(f"{source}: sparse matrix {rec.pickled_as} has shape {shape}, expected 2-D")
     major, minor = (shape[1], shape[0]) if rec.layout == "csc" else shape
