@@ -11,6 +11,7 @@ Where things are:
     mano_pickle.py  the chumpy-free, restricted MANO pickle loader and the left-hand shapedirs fix
     mirror.py       left models from right ones; mirroring poses and points
     keypoints.py    joint names, MANO16_TO_21, fingertip vertex conventions
+    anatomy.py      palm axes, per-joint flexion / spread / twist axes, joint limits (HandFrame)
     freihand.py     FreiHAND's 61-number MANO annotation <-> camera-frame mesh and keypoints
     convert.py      MANO .pkl -> .npz once; describing model files (handmesh-mano)
     winding.py      outward face winding checks

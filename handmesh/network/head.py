@@ -46,7 +46,7 @@ class MeanParameters:
 
 def _canonical_orientation(hand_model: nn.Module) -> torch.Tensor:
     """``(3, 3)``: palm towards the camera (-z), fingers up in the image (-y), from the model's rest joints."""
-    from handmesh.synth.poses import HandFrame
+    from handmesh.hand_model.anatomy import HandFrame
 
     frame = HandFrame.from_model(hand_model)
     return torch.as_tensor(frame.canonical_rotation(), dtype=torch.float32)
