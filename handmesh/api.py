@@ -62,6 +62,7 @@ def load(
     mode: Literal["image", "video"] = "image",
     max_hands: int = 2,
     *,
+    refine: Literal["landmarks", "none"] = "landmarks",
     device: str = "auto",
     threads: int | None = None,
     detector: str = "mediapipe",
@@ -71,7 +72,7 @@ def load(
     detector_box: tuple[float, float, float, float] | None = None,
     detector_handedness: Literal["left", "right"] = "right",
     expand: float = DEFAULT_EXPAND,
-    redetect_every: int = 10,
+    redetect_every: int = 1,
     smoothing: bool = True,
     mano_dir: str | os.PathLike | None = None,
     network: NetworkStage | None = None,
@@ -87,10 +88,16 @@ def load(
         hand_model: ``"open"`` or ``"mano"``: the hand model of the returned meshes. Default: None (the one the
             network was trained with). Another model is posed with the network's joint rotations in its mean
             shape (shape coefficients do not carry over between models); ``"mano"`` needs the licensed files.
-        mode: ``"image"`` (every frame on its own, no smoothing: photos) or ``"video"`` (a stream: crops follow
-            the last frame's joints, detection only when a hand is lost or every ``redetect_every`` frames, One
-            Euro smoothing of pose, shape and translation, stable handedness). Default: ``"image"``.
+        mode: ``"image"`` (every frame on its own, no smoothing: photos) or ``"video"`` (a stream: MediaPipe
+            tracks the hands between frames and its landmarks place the crops, tracks keep their identity and side,
+            One Euro smoothing of pose, shape and translation, the last frame's fit as a prior). Default:
+            ``"image"``.
         max_hands: most hands per frame. Default: 2.
+        refine: ``"landmarks"``: fit the hand model's pose and translation to the detector's 21 image and metric
+            landmarks, with the network's prediction as initial value and prior and anatomical joint limits
+            (:mod:`handmesh.fitting`); hands without usable landmarks (``detector="none"``/``"box"``, or a failed
+            check) come back as the network made them, with ``Hand.refined`` False. ``"none"``: the network alone
+            (to judge FreiHAND-trained weights on their own). Default: ``"landmarks"``.
         device: where a PyTorch backend runs (``"auto"``, ``"cpu"``, ``"cuda"``, ``"mps"``). Default: ``"auto"``.
         threads: CPU threads of the network's backend. Default: None (the backend's default).
         detector: ``"mediapipe"`` (HandLandmarker from the offline bundle), ``"none"`` (the centred square of the
@@ -103,7 +110,8 @@ def load(
         detector_box: ``(x0, y0, x1, y1)`` pixels for ``detector="box"``.
         detector_handedness: the side the ``"none"`` and ``"box"`` detectors report. Default: ``"right"``.
         expand: crop side / the detected keypoints' box side. Default: 1.6.
-        redetect_every: video mode: detect at least every this many frames. Default: 10.
+        redetect_every: video mode: detect at least every this many frames. Default: 1 (every frame; the fit
+            needs the landmarks, and crops placed from them cannot drift).
         smoothing: video mode: One Euro smoothing. Default: True.
         mano_dir: where the MANO files are. Default: ``$HANDMESH_MANO_DIR``, then ``data/mano``.
         network: a ready network stage to use instead of loading ``checkpoint`` (tests, custom runtimes).
@@ -121,7 +129,10 @@ def load(
         ConfigError: an impossible option value.
     """
     from handmesh.detection import build_detector
+    from handmesh.errors import ConfigError
 
+    if refine not in ("landmarks", "none"):
+        raise ConfigError(f"refine must be 'landmarks' or 'none', got {refine!r}")
     if network is None:
         from handmesh.pipeline.network import RuntimeStage
         from handmesh.runtime import load_runtime
@@ -137,10 +148,15 @@ def load(
         handedness=detector_handedness,
     )  # fmt: skip
     try:
-        return HandEstimator(
+        estimator = HandEstimator(
             network, det, hand_model=hand_model, mode=mode, max_hands=max_hands, expand=expand,
             redetect_every=redetect_every, smoothing=smoothing, mano_dir=None if mano_dir is None else str(mano_dir),
         )  # fmt: skip
+        if refine == "landmarks":
+            from handmesh.fitting import LandmarkFitter
+
+            estimator.refiner = LandmarkFitter(estimator.model("right"), temporal=mode == "video")
+        return estimator
     except BaseException:
         det.close()
         raise

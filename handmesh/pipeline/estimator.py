@@ -2,13 +2,16 @@
 
 Per frame (stage names as in :mod:`handmesh.pipeline.timing`)::
 
-    detect      image mode: the detector on every frame; video mode: HandTracker places crops from the last
-                frame's joints and calls the detector only when a hand is lost or every ``redetect_every`` frames
-    crop        square box around each hand (keypoint box x ``expand``), warped to S x S; left hands mirrored
+    detect      the detector (MediaPipe's hand landmarker: boxes, side, 21 image and 21 metric landmarks); video
+                mode: HandTracker matches its hands to tracks (MediaPipe's VIDEO mode follows its own region
+                between frames), so crops are placed from the landmarks, never from the network's own output
+    crop        square box around each hand (landmark box x ``expand``), warped to S x S; left hands mirrored
     network     NetworkStage.predict: right-hand rotations, shape, root-relative mesh and crop keypoints
+    fit         HandRefiner.refine (``refine="landmarks"``): pose and translation fitted to the landmarks with
+                the network's prediction as prior (:mod:`handmesh.fitting`)
     hand_model  un-mirror left hands (x -> -x, R -> M R M, reversed faces); camera solve: the translation that
-                projects the 21 keypoints with K onto where the network put them in the frame; video mode: One
-                Euro filters on rotations, shape and translation, then the hand model re-posed with them
+                projects the 21 keypoints with K onto where the network put them in the frame; after the fit,
+                video mode: One Euro filters on rotations, shape and translation; the hand model re-posed
 
 Mirroring: the network only ever sees right hands. For a left hand the crop is flipped (folded into the warp) and
 the prediction, made in the mirrored world, comes back with ``M = diag(-1, 1, 1)`` (:mod:`handmesh.crop`); the
@@ -40,6 +43,7 @@ from handmesh.detection.types import Handedness, HandDetector
 from handmesh.errors import ConfigError, DataError
 from handmesh.pipeline.hand import Hand
 from handmesh.pipeline.network import NetworkStage, Prediction
+from handmesh.pipeline.refine import HandRefiner, RefineInput, RefineOutput
 from handmesh.pipeline.timing import StageTimer
 
 MAX_FRAME_SIDE = 32767
@@ -53,12 +57,29 @@ LEFT_COLOR = (0.55, 0.72, 0.95)
 
 @dataclass
 class _Target:
-    """A hand to crop in this frame."""
+    """A hand to crop in this frame, with the detector's landmarks when it gives them."""
 
     box: np.ndarray
     handedness: Handedness
     score: float
     track_id: int | None
+    landmarks2d: np.ndarray | None = None
+    landmarks3d: np.ndarray | None = None
+
+
+@dataclass
+class _Estimate:
+    """One hand between the network and the output: real camera frame, root-relative mesh."""
+
+    target: _Target
+    crop: HandCrop
+    rotmats: np.ndarray  # (16, 3, 3)
+    betas: np.ndarray  # (10,)
+    translation: np.ndarray  # (3,) the wrist, metres
+    joints: np.ndarray  # (21, 3) root-relative
+    vertices: np.ndarray  # (V, 3) root-relative
+    uv_crop: np.ndarray  # (21, 2) the network's keypoints, crop pixels
+    fit: RefineOutput | None = None
 
 
 def check_frame(frame: Any) -> np.ndarray:
@@ -138,10 +159,15 @@ class HandEstimator:
             (shape coefficients do not carry over between models).
         mode: ``"image"`` (independent frames, no smoothing) or ``"video"`` (tracking, One Euro smoothing).
             Default: ``"image"``.
+        refiner: the fit of the network's hands to the detector's landmarks (``handmesh.fitting.LandmarkFitter``),
+            or None (the network's hands as they are). Default: None.
         max_hands: most hands per frame. Default: 2.
         expand: crop side / the detector keypoints' box side. Default: 1.6 (:data:`handmesh.crop.DEFAULT_EXPAND`).
         box_expand: crop side / box side for detectors without keypoints. Default: 1.
-        redetect_every: video mode: run the detector at least every this many frames. Default: 10.
+        redetect_every: video mode: run the detector at least every this many frames. Default: 1 (every frame:
+            MediaPipe's VIDEO mode tracks its own region between frames, and its landmarks place the crops and feed
+            the fit). Between detections a crop keeps the size of the last detected hand and only its centre
+            follows the hand's keypoints.
         smoothing: video mode: One Euro filtering of rotations, shape and translation (settings of
             :class:`handmesh.tracking.HandParamsFilter`). Default: True.
         mano_dir: where the MANO files are, for ``"mano"``. Default: the usual search path.
@@ -158,10 +184,11 @@ class HandEstimator:
         *,
         hand_model: str | None = None,
         mode: Literal["image", "video"] = "image",
+        refiner: HandRefiner | None = None,
         max_hands: int = 2,
         expand: float = DEFAULT_EXPAND,
         box_expand: float = 1.0,
-        redetect_every: int = 10,
+        redetect_every: int = 1,
         smoothing: bool = True,
         mano_dir: str | None = None,
         owns_detector: bool = True,
@@ -174,6 +201,7 @@ class HandEstimator:
             raise ConfigError(f"expand and box_expand must be positive, got {expand} and {box_expand}")
         self.network = network
         self.detector = detector
+        self.refiner = refiner
         self.mode = mode
         self.max_hands = int(max_hands)
         self.expand = float(expand)
@@ -192,8 +220,11 @@ class HandEstimator:
         if mode == "video":
             from handmesh.tracking import HandTracker
 
+            # A track the detector does not find again is dropped at once when it runs on every frame: following it
+            # on anything else is how ghosts (a second, stale hand beside the real one) appear.
             self._tracker = HandTracker(detector, max_hands=self.max_hands, redetect_every=redetect_every,
-                                        expand=self.expand, box_expand=self.box_expand)  # fmt: skip
+                                        expand=self.expand, box_expand=self.box_expand,
+                                        max_missed_detections=0 if redetect_every == 1 else 1)  # fmt: skip
         self._filters: dict[int, tuple[Handedness, Any]] = {}
 
     # ------------------------------------------------------------------------------------------------ models
@@ -208,6 +239,10 @@ class HandEstimator:
             self._faces[side] = model.faces.cpu().numpy().astype(np.int32)
             self._hands_mean[side] = model.hands_mean.double().cpu().numpy().reshape(15, 3)
         return self._models[side]
+
+    def model(self, side: Handedness = "right") -> Any:
+        """The :class:`~handmesh.hand_model.HandModel` of the output meshes for ``side``."""
+        return self._model(side)
 
     def faces(self, side: Handedness = "right") -> np.ndarray:
         """``(F, 3)`` int32 outward-wound faces of the output mesh for ``side``."""
@@ -252,22 +287,37 @@ class HandEstimator:
             images = np.stack([c.warp(rgb) for c in crops])  # (B, S, S, 3)
         with self.timings.stage("network"):
             pred = self.network.predict(images, crops)
-        with self.timings.stage("hand_model"), _single_torch_thread():
-            hands = self._assemble(pred, crops, targets, K, timestamp_ms, (h, w))
+        with _single_torch_thread():
+            t0 = time.perf_counter()
+            estimates = self._unpack(pred, crops, targets, K)
+            ms = (time.perf_counter() - t0) * 1e3
+            if self.refiner is not None and estimates:
+                with self.timings.stage("fit"):
+                    self._refine(estimates, K, (h, w), timestamp_ms)
+            t0 = time.perf_counter()
+            hands = self._assemble(estimates, K, timestamp_ms)
+            self.timings.record("hand_model", ms + (time.perf_counter() - t0) * 1e3)
         return hands
 
     def _targets(self, frame: np.ndarray, timestamp_ms: int | None) -> list[_Target]:
         if self._tracker is not None:
             tracked = self._tracker.step(frame, timestamp_ms)[: self.max_hands]
-            return [_Target(t.box, t.handedness, t.score, t.track_id) for t in tracked]
-        detections = sorted(self.detector.detect(frame, timestamp_ms), key=lambda d: -d.score)[: self.max_hands]
-        return [_Target(crop_box_from_detection(d, self.expand, self.box_expand), d.handedness, d.score, None)
-                for d in detections]  # fmt: skip
+            return [_Target(t.box, t.handedness, t.score, t.track_id, t.keypoints2d if t.detected else None,
+                            t.keypoints3d if t.detected else None) for t in tracked]  # fmt: skip
+        from handmesh.tracking.tracker import drop_contained
 
-    def _assemble(self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target], K: np.ndarray,
-                  timestamp_ms: int | None, size: tuple[int, int]) -> list[Hand]:  # fmt: skip
+        detections = sorted(self.detector.detect(frame, timestamp_ms), key=lambda d: -d.score)
+        boxes = [crop_box_from_detection(d, self.expand, self.box_expand) for d in detections]
+        keep = drop_contained(boxes)[: self.max_hands]
+        return [_Target(boxes[j], detections[j].handedness, detections[j].score, None, detections[j].keypoints2d,
+                        detections[j].keypoints3d) for j in keep]  # fmt: skip
+
+    def _unpack(self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target],
+                K: np.ndarray) -> list[_Estimate]:  # fmt: skip
+        """The network's hands in the real camera frame: un-mirrored, placed by the camera solve. A broken
+        prediction (NaN/Inf) is no hand; its track is dropped and the next frame re-detects."""
         from handmesh.geometry.camera_solve import translation_from_crop
-        from handmesh.geometry.projection import crop_normalized_to_pixels, project_pinhole
+        from handmesh.geometry.projection import crop_normalized_to_pixels
 
         B, S = len(crops), int(self.network.input_size)
         rotmats = np.asarray(pred.rotmats, dtype=np.float64).reshape(B, 16, 3, 3)
@@ -277,14 +327,10 @@ class HandEstimator:
         uv_crop = crop_normalized_to_pixels(np.asarray(pred.joints2d, dtype=np.float64).reshape(B, 21, 2), S)
         # The wrist is at the origin, so the translation is the wrist's camera-frame position.
         transl = np.asarray(translation_from_crop(joints_c, uv_crop, crops, K), dtype=np.float64)  # (B, 3)
-
-        hands: list[Hand] = []
-        seen: set[int] = set()
+        estimates = []
         for i, (crop, target) in enumerate(zip(crops, targets)):
-            side = target.handedness
             R, joints, verts = rotmats[i], joints_c[i], verts_c[i]
             if not all(np.all(np.isfinite(a)) for a in (R, joints, verts, uv_crop[i], betas[i])):
-                # A broken prediction (NaN/Inf) is no hand; its track is dropped and the next frame re-detects.
                 if self._tracker is not None and target.track_id is not None:
                     self._tracker.observe(target.track_id, np.full((21, 2), np.nan))
                 continue
@@ -293,8 +339,31 @@ class HandEstimator:
             t = transl[i]
             if not (np.all(np.isfinite(t)) and t[2] > 1e-3):
                 t = self._fallback_translation(joints, crop, K)
-            shape = betas[i]
-            repose = self.transfer
+            estimates.append(_Estimate(target, crop, R, betas[i], t, joints, verts, uv_crop[i]))
+        return estimates
+
+    def _refine(self, estimates: list[_Estimate], K: np.ndarray, size: tuple[int, int],
+                timestamp_ms: int | None) -> None:  # fmt: skip
+        """Run the refiner on every hand at once and keep its outputs on the estimates."""
+        assert self.refiner is not None
+        inputs = [RefineInput(e.target.handedness, e.rotmats, e.betas, e.translation, e.target.landmarks2d,
+                              e.target.landmarks3d, e.target.track_id) for e in estimates]  # fmt: skip
+        for e, out in zip(estimates, self.refiner.refine(inputs, K, size, timestamp_ms)):
+            e.fit = out
+
+    def _assemble(self, estimates: list[_Estimate], K: np.ndarray, timestamp_ms: int | None) -> list[Hand]:
+        from handmesh.geometry.projection import project_pinhole
+
+        hands: list[Hand] = []
+        seen: set[int] = set()
+        for e in estimates:
+            target, crop, side = e.target, e.crop, e.target.handedness
+            R, shape, t, joints, verts = e.rotmats, e.betas, e.translation, e.joints, e.vertices
+            refined = e.fit is not None and e.fit.refined
+            repose = self.transfer or refined
+            if refined:
+                assert e.fit is not None
+                R, shape, t = np.asarray(e.fit.rotmats), np.asarray(e.fit.betas), np.asarray(e.fit.translation)
             if self.smoothing and target.track_id is not None:
                 seen.add(target.track_id)
                 smooth = self._filter(target.track_id, side)(
@@ -310,10 +379,15 @@ class HandEstimator:
                 verts, joints = self._pose(side, R, shape)
             joints_cam = joints + t
             joints2d = project_pinhole(joints_cam, K, min_depth=1e-9)
-            hands.append(self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K))
-            if self._tracker is not None and target.track_id is not None:
-                # The next crop follows the network's own 2D keypoints (not the smoothed ones, which lag).
-                self._tracker.observe(target.track_id, crop.to_frame(uv_crop[i]))
+            hand = self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K)
+            if refined:
+                assert e.fit is not None
+                hand.refined, hand.fit_residual_px = True, float(e.fit.residual_px)
+            hands.append(hand)
+            if self._tracker is not None and target.track_id is not None and target.landmarks2d is None:
+                # A detector without landmarks: the crop's centre follows the network's keypoints (its size stays
+                # the detected hand's, see HandTracker).
+                self._tracker.observe(target.track_id, crop.to_frame(e.uv_crop))
         if self.smoothing:
             self._drop_filters(seen)
         return hands
@@ -412,9 +486,12 @@ class HandEstimator:
 
     # ------------------------------------------------------------------------------------------------- state
     def reset(self) -> None:
-        """Forget tracks and filter histories (a scene cut, a new video); timings are kept."""
+        """Forget tracks, filter histories and the fit's temporal priors (a scene cut, a new video); timings are
+        kept."""
         if self._tracker is not None:
             self._tracker.reset()
+        if self.refiner is not None:
+            self.refiner.reset()
         self._filters.clear()
 
     def close(self) -> None:

@@ -54,6 +54,11 @@ class Hand:
             right model's with reversed winding). Shared between hands: do not modify in place.
         hand_model: ``"open"`` or ``"mano"``: the model whose mesh and parameters these are.
         track_id: video mode: a stable identity across frames (None in image mode).
+        refined: the pose and translation were fitted to the detector's landmarks (``refine="landmarks"``); False
+            when the network's prediction is returned as it is (``refine="none"``, no landmarks, or a fit that was
+            skipped or failed its checks).
+        fit_residual_px: mean distance in pixels between the fitted keypoints and the detector's landmarks (NaN
+            when not refined): gate AR effects on it.
     """
 
     handedness: Handedness
@@ -72,6 +77,8 @@ class Hand:
     faces: np.ndarray
     hand_model: str = "open"
     track_id: int | None = None
+    refined: bool = False
+    fit_residual_px: float = float("nan")
 
     @property
     def is_right(self) -> bool:
@@ -101,4 +108,4 @@ class Hand:
     def __repr__(self) -> str:
         c = self.joints[0]
         return (f"Hand({self.handedness}, score={self.score:.2f}, wrist=({c[0]:+.3f}, {c[1]:+.3f}, {c[2]:.3f}) m, "
-                f"box={np.round(self.box, 1).tolist()}, track_id={self.track_id})")  # fmt: skip
+                f"box={np.round(self.box, 1).tolist()}, track_id={self.track_id}, refined={self.refined})")  # fmt: skip

@@ -1,4 +1,4 @@
-"""Video-mode hand tracking: place each frame's crops from the previous frame's joints, detect only when needed.
+"""Video-mode hand tracking: match each frame's detections to tracks, or place crops between detections.
 
 Per frame, the caller runs::
 
@@ -8,14 +8,20 @@ Per frame, the caller runs::
         keypoints2d = ...network on crop.warp(frame), mapped back with crop.to_frame...
         tracker.observe(hand.track_id, keypoints2d, confidence)   # places the next crop, or declares it lost
 
+With a detector that tracks by itself (MediaPipe's VIDEO mode) the pipeline sets ``redetect_every=1``: the
+detector runs on every frame and its landmarks place every crop, so nothing the network predicts is fed back into
+the next crop (a network that under-sizes hands would otherwise shrink the crop frame after frame).
+
 Detection runs when there is no track, when a track was lost (low keypoint confidence, a jump of the keypoints'
 box, or the hand leaving the frame), when a track has no keypoints to follow (box-only detectors before the first
 ``observe``), and otherwise every ``redetect_every`` frames, which also finds a second hand entering the view. On a
-detection frame, detections are matched to tracks by box overlap (IoU), so identities persist; a track the detector
-misses survives ``max_missed_detections`` detection rounds on its own keypoints, then is dropped; new detections
-start new tracks up to ``max_hands``. Between detections each crop box is the square box around the track's last
-keypoints times ``expand``, smoothed with a One Euro filter on (centre, side) so the crop does not jitter.
-Handedness is a vote over detections with hysteresis (:class:`~handmesh.tracking.handedness.HandednessVote`).
+detection frame, detections are matched to tracks by box overlap (IoU), so identities persist: a detection that
+overlaps a live track replaces it rather than starting a second one; a track the detector misses survives
+``max_missed_detections`` detection rounds on its own keypoints, then is dropped; new detections start new tracks
+up to ``max_hands``. Between detections each crop box is centred on the track's last keypoints with the side of
+the last *detected* box (observed keypoints move the crop, never resize it), smoothed with a One Euro filter on
+(centre, side) so the crop does not jitter. Handedness is a vote over detections with hysteresis
+(:class:`~handmesh.tracking.handedness.HandednessVote`).
 """
 
 from __future__ import annotations
@@ -43,6 +49,8 @@ class TrackedHand:
         score: the last detection's score.
         keypoints2d: ``(21, 2)`` float64 frame pixels the box was placed from (last observation or detection), or
             None for a box-only detection not yet observed.
+        keypoints3d: ``(21, 3)`` float64 the last detection's metric landmarks (MediaPipe's world landmarks), or
+            None.
         detected: the box comes from a detection in this frame.
         age: frames since the track started (0 on its first frame).
         frames_since_detection: frames since a detection last matched this track.
@@ -56,6 +64,7 @@ class TrackedHand:
     detected: bool
     age: int = 0
     frames_since_detection: int = 0
+    keypoints3d: np.ndarray | None = None
 
 
 @dataclass
@@ -64,6 +73,7 @@ class _Track:
     vote: HandednessVote
     box_filter: OneEuroFilter | None
     missed: int = 0
+    side: float = 0.0  # side of the last detected crop box, pixels: the size crops keep between detections
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -73,6 +83,22 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = iw * ih
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def box_containment(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection of two ``(4,)`` xyxy boxes over the smaller one's area (1 when one lies inside the other)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / smaller) if smaller > 0 else 0.0
+
+
+def drop_contained(boxes: list[np.ndarray], containment: float = 0.7) -> list[int]:
+    """Indices of the boxes to keep: a box lying (``containment`` of its area) inside a larger one is a part of
+    that hand reported again (the landmarker does this now and then), and goes."""
+    area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    return [j for j in range(len(boxes)) if not any(
+        area[k] > area[j] and box_containment(boxes[j], boxes[k]) > containment for k in range(len(boxes)))]  # fmt: skip
 
 
 class HandTracker:
@@ -94,6 +120,8 @@ class HandTracker:
         min_match_iou: least IoU between a track's box and a detection's crop box to match them. Default: 0.1.
         duplicate_iou: two tracks whose boxes overlap more than this follow the same hand; the younger is
             dropped. Default: 0.5.
+        duplicate_containment: so do two tracks when this much of the smaller box lies inside the larger (the
+            landmarker sometimes reports a part of a hand as a second, small hand inside the first). Default: 0.7.
         max_missed_detections: detection rounds a track may go unmatched before it is dropped. Default: 1.
         box_smoothing: One Euro settings for the crop box (centre and side, pixels); None disables.
             Default: ``SMOOTHING_PRESETS["keypoints2d"]``.
@@ -114,6 +142,7 @@ class HandTracker:
         min_inside: float = 0.5,
         min_match_iou: float = 0.1,
         duplicate_iou: float = 0.5,
+        duplicate_containment: float = 0.7,
         max_missed_detections: int = 1,
         box_smoothing: OneEuroParams | None = SMOOTHING_PRESETS["keypoints2d"],
         handedness_decay: float = 0.7,
@@ -139,6 +168,7 @@ class HandTracker:
         self.min_inside = float(min_inside)
         self.min_match_iou = float(min_match_iou)
         self.duplicate_iou = float(duplicate_iou)
+        self.duplicate_containment = float(duplicate_containment)
         self.max_missed_detections = int(max_missed_detections)
         self.box_smoothing = box_smoothing
         self.handedness_decay = handedness_decay
@@ -193,8 +223,7 @@ class HandTracker:
         else:
             self._frames_since_detection += 1
             for track in self._tracks.values():
-                assert track.hand.keypoints2d is not None
-                self._place(track, square_box(box_from_keypoints(track.hand.keypoints2d), self.expand))
+                self._place(track, self._follow_box(track))
         self._drop_duplicates()
         return self.tracks
 
@@ -204,6 +233,8 @@ class HandTracker:
         self._frames_since_detection = 0
         self._force_detection = False
         boxes = [crop_box_from_detection(d, self.expand, self.box_expand) for d in detections]
+        keep = drop_contained(boxes, self.duplicate_containment)
+        detections, boxes = [detections[j] for j in keep], [boxes[j] for j in keep]
 
         # Greedy matching by IoU between each track's expected box and each detection's crop box.
         expected = {tid: self._expected_box(t) for tid, t in self._tracks.items()}
@@ -228,19 +259,27 @@ class HandTracker:
             if track.missed > self.max_missed_detections or track.hand.keypoints2d is None:
                 del self._tracks[tid]
             else:  # keep following it on its own keypoints this frame
-                self._place(track, square_box(box_from_keypoints(track.hand.keypoints2d), self.expand))
+                self._place(track, self._follow_box(track))
 
         for j in sorted(set(range(len(detections))) - matched_dets, key=lambda k: -detections[k].score):
             if len(self._tracks) >= self.max_hands:
                 break
-            if any(box_iou(t.hand.box, boxes[j]) > self.duplicate_iou for t in self._tracks.values()):
+            if any(self._same_hand(t.hand.box, boxes[j]) for t in self._tracks.values()):
                 continue
             self._new_track(detections[j], boxes[j])
 
     def _expected_box(self, track: _Track) -> np.ndarray:
         if track.hand.keypoints2d is not None:
-            return square_box(box_from_keypoints(track.hand.keypoints2d), self.expand)
+            return self._follow_box(track)
         return track.hand.box
+
+    def _follow_box(self, track: _Track) -> np.ndarray:
+        """The crop between detections: centred on the track's keypoints, the side of the last detected box."""
+        assert track.hand.keypoints2d is not None
+        box = box_from_keypoints(track.hand.keypoints2d)
+        cx, cy = (box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0
+        half = track.side / 2.0 if track.side > 0 else (square_box(box, self.expand)[2] - cx)
+        return np.array([cx - half, cy - half, cx + half, cy + half])
 
     def _new_track(self, detection: HandDetection, box: np.ndarray) -> None:
         vote = HandednessVote(self.handedness_decay, self.handedness_margin)
@@ -248,10 +287,10 @@ class HandTracker:
         box_filter = OneEuroFilter(self.box_smoothing) if self.box_smoothing is not None else None
         hand = TrackedHand(
             track_id=self._next_id, handedness=side, box=box, score=detection.score,
-            keypoints2d=detection.keypoints2d, detected=True,
+            keypoints2d=detection.keypoints2d, detected=True, keypoints3d=detection.keypoints3d,
         )  # fmt: skip
         self._next_id += 1
-        track = _Track(hand=hand, vote=vote, box_filter=box_filter)
+        track = _Track(hand=hand, vote=vote, box_filter=box_filter, side=float(box[2] - box[0]))
         self._tracks[hand.track_id] = track
         self._place(track, box)
 
@@ -263,6 +302,8 @@ class HandTracker:
         track.missed = 0
         if detection.keypoints2d is not None:
             track.hand.keypoints2d = detection.keypoints2d
+        track.hand.keypoints3d = detection.keypoints3d
+        track.side = float(box[2] - box[0])
         self._place(track, box)
 
     def _place(self, track: _Track, box: np.ndarray) -> None:
@@ -278,8 +319,11 @@ class HandTracker:
         for i, a in enumerate(ids):
             for b in ids[i + 1 :]:
                 if a in self._tracks and b in self._tracks:
-                    if box_iou(self._tracks[a].hand.box, self._tracks[b].hand.box) > self.duplicate_iou:
+                    if self._same_hand(self._tracks[a].hand.box, self._tracks[b].hand.box):
                         del self._tracks[b]
+
+    def _same_hand(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return box_iou(a, b) > self.duplicate_iou or box_containment(a, b) > self.duplicate_containment
 
     # ----------------------------------------------------------------------------------------------- observe
     def observe(
@@ -331,7 +375,7 @@ class HandTracker:
             return False  # the box came from a box-only detector: no keypoint box to compare with yet
         new_box = square_box(box_from_keypoints(kp), self.expand)
         old = track.hand.box
-        side = old[2] - old[0]
+        side = track.side if track.side > 0 else old[2] - old[0]
         jump = np.hypot(
             (new_box[0] + new_box[2] - old[0] - old[2]) / 2, (new_box[1] + new_box[3] - old[1] - old[3]) / 2
         )

@@ -1,0 +1,18 @@
+"""Fitting the hand model to a detector's landmarks (the ``fit`` stage of the pipeline, ``refine="landmarks"``).
+
+    from handmesh.fitting import LandmarkFitter
+    fitter = LandmarkFitter(right_hand_model)                # a HandRefiner (handmesh.pipeline.refine)
+    outputs = fitter.refine(inputs, K, (H, W))               # one RefineOutput per RefineInput
+
+Where things are:
+    landmark_fit.py  LandmarkFitter: checks, initial value, Levenberg-Marquardt with priors and joint limits
+    skeleton.py      the model's 21-keypoint skeleton: shape, forward kinematics, Jacobian (numpy)
+    so3.py           exp / log maps, right Jacobian, Kabsch, smallest rotation between two directions
+
+The joint limits and anatomical axes come from :mod:`handmesh.hand_model.anatomy`; this package sits below the
+pipeline and above the hand model and geometry.
+"""
+
+from handmesh.fitting.landmark_fit import FitSettings, LandmarkFitter, landmark_weights
+
+__all__ = ["FitSettings", "LandmarkFitter", "landmark_weights"]

@@ -1,0 +1,177 @@
+"""The hand model's 21-keypoint skeleton as the landmark fit sees it: forward kinematics and its Jacobian, in numpy.
+
+The fit poses the skeleton, not the mesh: the 16 joints are MANO's ``J_regressor`` applied to the shaped rest mesh
+(linear in the shape coefficients), moved by forward kinematics as in :func:`smplx.lbs.lbs`; the five fingertips are
+rest-mesh vertices carried rigidly by their distal joint (their skinning weight is 1 there in both models; only the
+pose blend shapes, a millimetre or two, are left out). After the fit the full model poses the mesh once.
+
+Pose parameters (batched over B hands):
+
+* ``R0 (B, 3, 3)``: the global orientation (MANO joint 0).
+* ``phi (B, 15, 3)``: per finger joint (MANO order 1..15) the anatomical angles (flex, spread, twist) of
+  :class:`~handmesh.hand_model.anatomy.HandFrame`; the joint's local rotation is ``exp(A_k phi_k)`` with ``A_k``
+  the columns ``(flex axis, spread axis, twist axis)``, an orthonormal frame of the rest pose.
+* ``t (B, 3)``: the wrist's position, metres.
+
+Jacobian (first order, for Gauss-Newton): a change ``dphi_k`` turns every point hanging below joint ``k`` about the
+joint's world position ``p_k`` by the world rotation vector ``Q_k Jr(w_k) A_k dphi_k`` (``Q_k`` the joint's world
+frame, ``Jr`` the right Jacobian of :mod:`handmesh.fitting.so3`), so ``dp_i = -[p_i - p_k]x Q_k Jr(w_k) A_k dphi_k``.
+A change ``d0`` of the global orientation, applied on the left (``R0 <- exp(d0) R0``), moves ``p_i`` by
+``d0 x (p_i - t)``; ``t`` moves every point by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from handmesh.fitting.so3 import exp_map, log_map, right_jacobian, skew
+from handmesh.hand_model.anatomy import FINGER_CHAINS, HandFrame, joint_limits
+from handmesh.hand_model.keypoints import MANO16_TO_21, MANO_PARENTS
+
+NUM_PARAMS = 51
+"""Unknowns per hand in the fit: global orientation change (3), translation (3), 15 joints x 3 angles."""
+
+# 21-keypoint tree: the parent of each keypoint (wrist -> CMC/MCP -> ... -> tip).
+PARENTS_21: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
+
+
+
+def _ancestor_pairs() -> tuple[np.ndarray, np.ndarray]:
+    """(keypoint, MANO joint k >= 1) pairs where joint k's rotation moves the keypoint."""
+    kps, joints = [], []
+    for chain in FINGER_CHAINS:
+        finger_kps = [int(MANO16_TO_21.index(j)) for j in chain]  # the chain's three joints as 21-keypoints
+        tip = finger_kps[-1] + 1  # the fingertip follows the distal joint in the 21 order
+        points = finger_kps[1:] + [tip]
+        for level, k in enumerate(chain):
+            for p in points[level:]:
+                kps.append(p)
+                joints.append(k)
+    return np.array(kps), np.array(joints)
+
+
+PAIR_KEYPOINTS, PAIR_JOINTS = _ancestor_pairs()
+
+# MANO joints by depth in the tree (all fingers at once): depth 1 = the five proximal joints, etc.
+_LEVELS = [np.array([c[level] for c in FINGER_CHAINS]) for level in range(3)]
+_TIP_JOINTS = np.array([c[2] for c in FINGER_CHAINS])  # distal joint of each finger, thumb..pinky
+
+
+@dataclass
+class SkeletonPose:
+    """A posed skeleton: keypoints and joint frames (everything the Jacobian needs).
+
+    Attributes:
+        keypoints: ``(B, 21, 3)`` metres, 21-keypoint order.
+        joints: ``(B, 16, 3)`` MANO joint positions.
+        frames: ``(B, 16, 3, 3)`` world frames ``Q_k`` (``Q_0 = R0``, ``Q_k = Q_parent R_k``).
+        local: ``(B, 16, 3, 3)`` local rotations (``local[:, 0] = R0``).
+        axis_angle: ``(B, 15, 3)`` the finger joints' axis-angle ``w_k = A_k phi_k``.
+    """
+
+    keypoints: np.ndarray
+    joints: np.ndarray
+    frames: np.ndarray
+    local: np.ndarray
+    axis_angle: np.ndarray
+
+
+class Skeleton:
+    """The right hand model's skeleton for the fit (left hands are fitted mirrored, as the network sees them).
+
+    Args:
+        model: a right :class:`~handmesh.hand_model.HandModel` (its rest mesh, shape space, joint regressor and
+            fingertip vertices are read once).
+    """
+
+    def __init__(self, model) -> None:  # noqa: ANN001 (a HandModel; torch is imported by the caller)
+        import torch
+
+        if not bool(model.is_right):
+            raise ValueError("Skeleton: expected a right hand model (left hands are fitted mirrored)")
+        with torch.no_grad():
+            v_template = model.v_template.double().cpu().numpy()  # (V, 3)
+            shapedirs = model.shapedirs.double().cpu().numpy()  # (V, 3, 10)
+            J_reg = model.J_regressor.double().cpu().numpy()  # (16, V)
+            tips = model.tip_vertex_ids.cpu().numpy()
+        self.joints_template = J_reg @ v_template  # (16, 3)
+        self.joints_dirs = np.einsum("jv,vcl->jcl", J_reg, shapedirs)  # (16, 3, 10)
+        self.tips_template = v_template[tips]  # (5, 3)
+        self.tips_dirs = shapedirs[tips]  # (5, 3, 10)
+        self.frame = HandFrame.from_model(model)
+        # A_k: columns (flex, spread, twist) per finger joint, (15, 3, 3), orthonormal.
+        self.axes = np.stack([self.frame.flex_axes, self.frame.spread_axes, self.frame.twist_axes], axis=-1)
+        self.lower, self.upper = joint_limits()
+        self.parents = np.array(MANO_PARENTS)
+
+    # ------------------------------------------------------------------------------------------------ shape
+    def rest(self, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rest joints ``(B, 16, 3)`` and fingertips ``(B, 5, 3)`` of shapes ``betas (B, 10)``."""
+        b = np.asarray(betas, np.float64)
+        joints = self.joints_template + np.einsum("jcl,bl->bjc", self.joints_dirs, b)
+        tips = self.tips_template + np.einsum("jcl,bl->bjc", self.tips_dirs, b)
+        return joints, tips
+
+    def bone_lengths(self, betas: np.ndarray) -> np.ndarray:
+        """``(B, 21)`` length of the bone from each keypoint's parent to it (0 for the wrist), metres."""
+        joints, tips = self.rest(betas)
+        kp = np.concatenate([joints, tips], axis=1)[:, list(MANO16_TO_21)]  # rest keypoints, 21 order
+        lengths = np.linalg.norm(kp[:, 1:] - kp[:, list(PARENTS_21[1:])], axis=-1)
+        return np.concatenate([np.zeros((kp.shape[0], 1)), lengths], axis=1)
+
+    # ------------------------------------------------------------------------------------------------ angles
+    def angles_from_rotations(self, local: np.ndarray, joints: np.ndarray | None = None) -> np.ndarray:
+        """``(B, 15, 3, 3)`` finger joints' local rotations -> ``(B, 15, 3)`` anatomical angles (or only those of
+        MANO ``joints (F,)``, given ``(B, F, 3, 3)``)."""
+        axes = self.axes if joints is None else self.axes[np.asarray(joints) - 1]
+        return np.einsum("kji,bkj->bki", axes, log_map(local))
+
+    def rotations_from_angles(self, phi: np.ndarray) -> np.ndarray:
+        """``(B, 15, 3)`` anatomical angles -> ``(B, 15, 3, 3)`` local rotations."""
+        return exp_map(np.einsum("kij,bkj->bki", self.axes, phi))
+
+    def clamp(self, phi: np.ndarray, joints: np.ndarray | None = None) -> np.ndarray:
+        """Angles ``(B, 15, 3)`` clipped to :func:`~handmesh.hand_model.anatomy.joint_limits` (or ``(B, F, 3)`` of
+        MANO ``joints (F,)``)."""
+        if joints is None:
+            return np.clip(phi, self.lower, self.upper)
+        idx = np.asarray(joints) - 1
+        return np.clip(phi, self.lower[idx], self.upper[idx])
+
+    # --------------------------------------------------------------------------------------------- kinematics
+    def forward(self, R0: np.ndarray, phi: np.ndarray, t: np.ndarray, rest: tuple[np.ndarray, np.ndarray]
+                ) -> SkeletonPose:  # fmt: skip
+        """Pose the skeleton (see the module docstring for the parameters; ``rest`` from :meth:`rest`)."""
+        J, T = rest
+        B = R0.shape[0]
+        w = np.einsum("kij,bkj->bki", self.axes, phi)  # (B, 15, 3)
+        local = np.concatenate([R0[:, None], exp_map(w)], axis=1)  # (B, 16, 3, 3)
+        Q = np.empty((B, 16, 3, 3))
+        P = np.empty((B, 16, 3))
+        Q[:, 0], P[:, 0] = R0, t
+        for level in _LEVELS:  # parents come one level up, all five fingers at once
+            par = self.parents[level]
+            bone = J[:, level] - J[:, par]  # (B, 5, 3) rest offsets
+            P[:, level] = P[:, par] + np.einsum("bfij,bfj->bfi", Q[:, par], bone)
+            Q[:, level] = Q[:, par] @ local[:, level]
+        tips = P[:, _TIP_JOINTS] + np.einsum("bfij,bfj->bfi", Q[:, _TIP_JOINTS], T - J[:, _TIP_JOINTS])
+        kp = np.concatenate([P, tips], axis=1)[:, list(MANO16_TO_21)]
+        return SkeletonPose(kp, P, Q, local, w)
+
+    def jacobian(self, pose: SkeletonPose) -> np.ndarray:
+        """``(B, 21, 3, NUM_PARAMS)``: d keypoints / d (global change, translation, angles) at ``pose``."""
+        kp = pose.keypoints
+        B = kp.shape[0]
+        jac = np.zeros((B, 21, 17, 3, 3))  # (hand, keypoint, parameter group, xyz, group's 3 parameters)
+        jac[:, :, 0] = -skew(kp - kp[:, :1])  # global orientation about the wrist
+        jac[:, :, 1] = np.eye(3)  # translation
+        k = PAIR_JOINTS
+        lever = kp[:, PAIR_KEYPOINTS] - pose.joints[:, k]  # (B, P, 3)
+        world_axes = pose.frames[:, k] @ right_jacobian(pose.axis_angle[:, k - 1]) @ self.axes[k - 1]  # (B, P, 3, 3)
+        jac[:, PAIR_KEYPOINTS, k + 1] = -skew(lever) @ world_axes
+        return jac.transpose(0, 1, 3, 2, 4).reshape(B, 21, 3, NUM_PARAMS)
+
+
+__all__ = ["NUM_PARAMS", "PARENTS_21", "Skeleton", "SkeletonPose"]
