@@ -26,8 +26,9 @@ and mirrored back; the left model is the right one mirrored, so the result is ex
    ``(p_c - p_parent) / l - m_c`` (unit vectors), and priors ``phi - phi_net`` (weak on flexion and spread, strong on
    twist) and ``phi - phi_prev``. Steps are projected onto the joint limits; a step that does not lower the cost is
    rejected and the damping raised.
-5. Result checks: finite, in front of the camera, no jump of the translation past :attr:`FitSettings.max_shift`;
-   otherwise the network's hand comes back flagged unrefined.
+5. Result checks: finite, in front of the camera, within the joint limits, no jump of the translation past
+   :attr:`FitSettings.max_shift`; otherwise the network's hand comes back flagged unrefined. (The network's own
+   translation is no reference: on real hands its size bias puts them up to twice as far as they are.)
 """
 
 from __future__ import annotations
@@ -37,11 +38,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmesh.fitting.skeleton import NUM_PARAMS, PARENTS_21, Skeleton
+from handmesh.fitting.skeleton import NUM_PARAMS, PARENTS_21, Skeleton, SkeletonPose
 from handmesh.fitting.so3 import exp_map, kabsch, rotation_between
 from handmesh.hand_model.anatomy import FINGER_CHAINS
 from handmesh.hand_model.keypoints import MANO16_TO_21
 from handmesh.pipeline.refine import RefineInput, RefineOutput
+
+# Where MediaPipe's hand landmarker (0.10.21 models) puts each of its 21 landmarks relative to the hand model's
+# keypoint, in millimetres along the hand's anatomical axes (x towards the thumb, y towards the fingers, z out of
+# the palm; HandFrame), in the frame of the bone that carries the keypoint. Measured by
+# handmesh.fitting.calibrate.measure_landmark_offsets on three clips of `handmesh-synth video` (seeds 1 and 2 right,
+# seed 3 left; 420 frames with the ground-truth pose), never on the sample clip: MediaPipe's wrist sits about a
+# centimetre towards the fingers, and its finger landmarks a few millimetres short of the joints. Its fingertips
+# also sit 6-10 mm short of the model's tip vertices; those rows are left at zero: on real photos, where only
+# MediaPipe itself can judge, moving the tips made the fingertips agree less with it (PCK@0.1 0.94 -> 0.88 on
+# ../shared/real_hands), and the returned fingertip stays the mesh's tip vertex.
+MEDIAPIPE_OFFSETS_MM: tuple[tuple[float, float, float], ...] = (
+    (-7.1, 9.8, 6.2),
+    (-3.7, -2.8, 1.5), (-5.7, -4.0, 2.1), (-3.5, -7.4, 0.6), (0.0, 0.0, 0.0),
+    (-2.3, -1.3, 0.7), (-0.4, -1.9, -0.8), (1.0, -3.0, 1.1), (0.0, 0.0, 0.0),
+    (-0.7, -8.4, 4.2), (0.3, -4.6, -1.6), (0.4, -3.3, 3.3), (0.0, 0.0, 0.0),
+    (3.0, -2.3, 4.0), (1.4, -1.7, -0.1), (2.4, -3.7, 5.0), (0.0, 0.0, 0.0),
+    (2.5, 0.3, 1.4), (0.5, -0.8, -0.1), (1.1, -2.3, 3.3), (0.0, 0.0, 0.0),
+)  # fmt: skip
 
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
 _PALM = np.array([1, 5, 9, 13, 17])  # keypoints at the base of each finger (thumb CMC, four MCPs)
@@ -58,28 +77,39 @@ class FitSettings:
         iterations: Levenberg-Marquardt steps. Default: 6.
         image_weight: weight of each image landmark's residual (in units of the landmarks' box diagonal).
             Default: 1.0.
-        direction_weight: weight of each bone-direction residual (unit vectors). Default: 0.15.
+        direction_weight: weight of each bone-direction residual (unit vectors). Default: 0.02 (the metric
+            landmarks mainly decide, in the initial value, whether a bone points towards the camera or away; as a
+            residual they are noisier than the image landmarks: on synthetic clips with ground truth, 0.02 gave
+            PA-MPJPE 11.9 mm against 12.8 at 0.15).
         prior_weight: ``(flex, spread, twist)`` weights pulling each joint's angles towards the network's, radians.
-            Default: ``(0.002, 0.01, 0.2)`` (the landmarks decide flexion and spread; twist, which 21 points barely
+            Default: ``(0.01, 0.03, 0.2)`` (the landmarks decide flexion and spread; twist, which 21 points barely
             see, stays the network's).
         temporal_weight: video mode: weight pulling each joint's angles towards the last frame's fit. Default: 0.01.
         damping: initial Levenberg-Marquardt damping (relative to the diagonal). Default: 1e-3.
-        max_shift: largest accepted change of the translation by the fit, metres; a larger one is a failed fit.
-            Default: 0.5.
+        max_shift: largest accepted move of the translation by the iterations, from the linear solve that starts
+            them, as a fraction of its depth (at least 1 m); a larger one is a failed fit. Default: 0.5.
         min_spread_px: landmarks whose box diagonal is below this many pixels are not fitted (a collapsed hand).
             Default: 4.
         min_inside: least fraction of image landmarks inside the frame to fit the hand. Default: 0.5.
+        shape_weight: weight pulling the shape coefficients towards the network's; 0 keeps the network's shape
+            (not fitted). Default: 0.001.
+        landmark_offsets: ``(21, 3)`` millimetres: where the detector puts each landmark relative to the model's
+            keypoint, along the hand's anatomical axes (:data:`MEDIAPIPE_OFFSETS_MM`), carried by the bone that
+            carries the keypoint (:data:`~handmesh.fitting.skeleton.CARRIER`); the image residuals compare the
+            landmarks with the moved keypoints. None: no offsets. Default: :data:`MEDIAPIPE_OFFSETS_MM`.
     """
 
     iterations: int = 6
     image_weight: float = 1.0
-    direction_weight: float = 0.15
-    prior_weight: tuple[float, float, float] = (0.002, 0.01, 0.2)
+    direction_weight: float = 0.02
+    prior_weight: tuple[float, float, float] = (0.01, 0.03, 0.2)
     temporal_weight: float = 0.01
     damping: float = 1e-3
     max_shift: float = 0.5
     min_spread_px: float = 4.0
     min_inside: float = 0.5
+    landmark_offsets: tuple[tuple[float, float, float], ...] | None = MEDIAPIPE_OFFSETS_MM
+    shape_weight: float = 0.001
 
 
 def landmark_weights(landmarks2d: np.ndarray | None, landmarks3d: np.ndarray | None, image_size: tuple[int, int],
@@ -152,6 +182,7 @@ class _Batch:
     w2d: np.ndarray  # (B, 21)
     w3d: np.ndarray  # (B, 20)
     scale: np.ndarray  # (B,) landmark box diagonal, pixels
+    betas: np.ndarray  # (B, 10)
     rest: tuple[np.ndarray, np.ndarray]
     lengths: np.ndarray  # (B, 21)
 
@@ -169,6 +200,12 @@ class LandmarkFitter:
         self.skeleton = Skeleton(model)
         self.settings = settings or FitSettings()
         self.temporal = bool(temporal)
+        offsets = self.settings.landmark_offsets
+        self._offsets = None
+        if offsets is not None:  # anatomical axes, millimetres -> the model's rest axes, metres
+            frame = self.skeleton.frame
+            axes = np.stack([frame.thumbward, frame.up, frame.palm], axis=1)
+            self._offsets = np.asarray(offsets, np.float64).reshape(21, 3) @ axes.T / 1000.0
         self._history: dict[int, tuple[str, np.ndarray]] = {}
 
     def reset(self) -> None:
@@ -191,15 +228,15 @@ class LandmarkFitter:
                 weights.append(w)
         if todo:
             batch = self._batch([hands[i] for i in todo], weights, K)
-            R, t, residual, good = self._solve(batch, K)
+            R, t, betas, keypoints, residual, good = self._solve(batch, K)
             for j, i in enumerate(todo):
                 if not good[j]:
                     continue
-                Rj, tj = R[j], t[j]
+                Rj, tj, kj = R[j], t[j], keypoints[j]
                 if hands[i].handedness == "left":
-                    Rj, tj = _MIRROR @ Rj @ _MIRROR, _MIRROR @ tj
-                outputs[i] = RefineOutput(Rj, np.asarray(hands[i].betas), tj, refined=True,
-                                          residual_px=float(residual[j]))  # fmt: skip
+                    Rj, tj, kj = _MIRROR @ Rj @ _MIRROR, _MIRROR @ tj, kj @ _MIRROR
+                outputs[i] = RefineOutput(Rj, betas[j], tj, refined=True, residual_px=float(residual[j]),
+                                          keypoints=kj)  # fmt: skip
         if self.temporal:
             seen = set()
             for i, h in enumerate(hands):
@@ -252,124 +289,175 @@ class LandmarkFitter:
                     phi_prev[j] = entry[1]
         scale = np.array([np.hypot(*np.ptp(u[w > 0], axis=0)) for u, w in zip(uv, w2d)])
         return _Batch(R_net, sk.angles_from_rotations(R_net[:, 1:]), phi_prev, t_net, uv, dirs, w2d, w3d, scale,
-                      sk.rest(betas), sk.bone_lengths(betas))  # fmt: skip
+                      betas, sk.rest(betas), sk.bone_lengths(betas))  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- the solver
     def _initial(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Analytic start: Kabsch on the palm, then per-level bone swings, then the translation (step 3)."""
+        """Analytic start (step 3): the palm's orientation by Kabsch on the metric landmarks, the translation from
+        the palm's image landmarks, then level by level down the fingers each bone turned (smallest rotation,
+        within the joint limits) so that its end lands on its image landmark's ray at the bone's length; of the
+        two such points (nearer and farther than the bone's start) the one the metric landmarks point to."""
         from handmesh.geometry.camera_solve import solve_translation
 
         sk = self.skeleton
         R0, phi = b.R_net[:, 0].copy(), sk.clamp(b.phi_net)
         B = R0.shape[0]
-        zero_t = np.zeros((B, 3))
         has3d = b.w3d[:, _PALM - 1].sum(axis=1) >= 3
         if has3d.any():
-            rest_kp = sk.forward(np.broadcast_to(np.eye(3), (B, 3, 3)).copy(), phi, zero_t, b.rest).keypoints
+            rest_kp = sk.forward(np.broadcast_to(np.eye(3), (B, 3, 3)).copy(), phi, np.zeros((B, 3)), b.rest)
             # Palm vectors wrist -> base of each finger: rest model vs landmarks (lengths from the model).
-            src = rest_kp[:, _PALM] - rest_kp[:, :1]
+            src = rest_kp.keypoints[:, _PALM] - rest_kp.keypoints[:, :1]
             dst = b.dirs[:, _PALM - 1] * np.linalg.norm(src, axis=-1, keepdims=True)
             R0 = np.where(has3d[:, None, None], kabsch(src, dst, b.w3d[:, _PALM - 1]), R0)
-            for level in range(3):  # all five fingers at once, proximal to distal
-                pose = sk.forward(R0, phi, zero_t, b.rest)
-                joints, children = _LEVEL_JOINTS[level], _LEVEL_CHILDREN[level]
-                use = has3d[:, None] & (b.w3d[:, children - 1] > 0)  # (B, 5)
-                local = pose.local[:, joints]  # (B, 5, 3, 3)
-                current = np.einsum("bfij,bfj->bfi", local, _rest_bones(b.rest, joints, children))  # parent frame
-                target = np.einsum("bfji,bfj->bfi", pose.frames[:, sk.parents[joints]], b.dirs[:, children - 1])
-                swung = rotation_between(current, target) @ local
-                angles = sk.clamp(sk.angles_from_rotations(swung, joints), joints)
-                phi[:, joints - 1] = np.where(use[..., None], angles, phi[:, joints - 1])
-        kp = sk.forward(R0, phi, zero_t, b.rest).keypoints
-        t = np.asarray(solve_translation(kp, b.uv, K, b.w2d), np.float64)
+        palm = np.array([0, *_PALM])
+        kp = sk.forward(R0, phi, np.zeros((B, 3)), b.rest).keypoints
+        t = np.asarray(solve_translation(kp[:, palm], b.uv[:, palm], K, b.w2d[:, palm]), np.float64)
         t = np.where(np.isfinite(t).all(axis=1, keepdims=True) & (t[:, 2:] > 1e-3), t, b.t_net)
+        rays = np.linalg.solve(K, np.concatenate([b.uv, np.ones((B, 21, 1))], axis=-1)[..., None])[..., 0]
+        for level in range(3):  # all five fingers at once, proximal to distal
+            pose = sk.forward(R0, phi, t, b.rest)
+            joints, children = _LEVEL_JOINTS[level], _LEVEL_CHILDREN[level]
+            rest_bone = _rest_bones(b.rest, joints, children)  # (B, 5, 3)
+            local = pose.local[:, joints]  # (B, 5, 3, 3)
+            parent = pose.frames[:, sk.parents[joints]]
+            start = pose.joints[:, joints]  # (B, 5, 3)
+            current = np.einsum("bfij,bfj->bfi", parent @ local, rest_bone)  # the bone now, camera frame
+            # Points s * ray at the bone's length L from its start: s^2 |r|^2 - 2 s (r.p) + |p|^2 - L^2 = 0.
+            r = rays[:, children]
+            aa = np.sum(r * r, axis=-1)
+            bb = np.sum(r * start, axis=-1)
+            cc = np.sum(start * start, axis=-1) - np.sum(rest_bone * rest_bone, axis=-1)
+            root = np.sqrt(np.maximum(bb * bb - aa * cc, 0.0)) / aa
+            near = ((bb / aa - root)[..., None] * r) - start
+            far = ((bb / aa + root)[..., None] * r) - start
+            ref = np.where((b.w3d[:, children - 1] > 0)[..., None], b.dirs[:, children - 1], current)
+            pick_far = np.sum(far * ref, axis=-1) > np.sum(near * ref, axis=-1)
+            target = np.where(pick_far[..., None], far, near)
+            target_local = np.einsum("bfji,bfj->bfi", parent, target)
+            current_local = np.einsum("bfij,bfj->bfi", local, rest_bone)
+            swung = rotation_between(current_local, target_local) @ local
+            angles = sk.clamp(sk.angles_from_rotations(swung, joints), joints)
+            phi[:, joints - 1] = np.where((b.w2d[:, children] > 0)[..., None], angles, phi[:, joints - 1])
+        kp = sk.forward(R0, phi, np.zeros((B, 3)), b.rest).keypoints
+        t_all = np.asarray(solve_translation(kp, b.uv, K, b.w2d), np.float64)
+        t = np.where(np.isfinite(t_all).all(axis=1, keepdims=True) & (t_all[:, 2:] > 1e-3), t_all, t)
         return R0, phi, t
 
-    def _residuals(self, b: _Batch, kp: np.ndarray, phi: np.ndarray, K: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def _image_points(self, pose: SkeletonPose) -> np.ndarray:
+        """Where the detector's image landmarks should be for ``pose``: the keypoints, moved by the offsets."""
+        if self._offsets is None:
+            return pose.keypoints
+        return self.skeleton.shifted(pose, self._offsets)
+
+    def _residuals(self, b: _Batch, pose: SkeletonPose, phi: np.ndarray, betas: np.ndarray, lengths: np.ndarray,
+                   K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """Image residuals ``(B, 21, 2)``, direction residuals ``(B, 20, 3)`` and the cost ``(B,)``."""
         s = self.settings
-        z = np.maximum(kp[..., 2:], 1e-6)
-        proj = (kp[..., :2] / z) * K[[0, 1], [0, 1]] + K[:2, 2]
-        proj[..., 0] += K[0, 1] * kp[..., 1] / z[..., 0]
+        pts, kp = self._image_points(pose), pose.keypoints
+        z = np.maximum(pts[..., 2:], 1e-6)
+        proj = (pts[..., :2] / z) * K[[0, 1], [0, 1]] + K[:2, 2]
+        proj[..., 0] += K[0, 1] * pts[..., 1] / z[..., 0]
         r2 = (proj - b.uv) / b.scale[:, None, None]
         bone = kp[:, _CHILD_KP] - kp[:, _PARENT_KP]
-        r3 = bone / np.maximum(b.lengths[:, 1:, None], 1e-9) - b.dirs
+        r3 = bone / np.maximum(lengths[:, 1:, None], 1e-9) - b.dirs
         cost = s.image_weight * np.einsum("bn,bnc->b", b.w2d, r2**2)
         cost += s.direction_weight * np.einsum("bn,bnc->b", b.w3d, r3**2)
-        dp = phi - b.phi_net
-        cost += np.einsum("c,bkc->b", np.asarray(s.prior_weight), dp**2)
+        cost += np.einsum("c,bkc->b", np.asarray(s.prior_weight), (phi - b.phi_net) ** 2)
+        cost += s.shape_weight * np.sum((betas - b.betas) ** 2, axis=1)
         if b.phi_prev is not None:
-            dprev = np.nan_to_num(phi - b.phi_prev)
-            cost += s.temporal_weight * np.sum(dprev**2, axis=(1, 2))
+            cost += s.temporal_weight * np.sum(np.nan_to_num(phi - b.phi_prev) ** 2, axis=(1, 2))
         return r2, r3, cost
 
-    def _solve(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _solve(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, ...]:
         """Steps 3-5: returns local rotations ``(B, 16, 3, 3)``, translations ``(B, 3)`` (right hand's world),
-        reprojection residuals in pixels ``(B,)`` and which fits passed the checks ``(B,)``."""
+        shapes ``(B, 10)``, keypoints ``(B, 21, 3)``, reprojection residuals in pixels ``(B,)`` and which fits
+        passed the checks ``(B,)``."""
         sk, s = self.skeleton, self.settings
         R0, phi, t = self._initial(b, K)
+        betas = b.betas.copy()
+        t_start = t.copy()
         B = R0.shape[0]
-        prior_diag = np.tile(np.asarray(s.prior_weight), 15)  # (45,)
+        fit_shape = s.shape_weight > 0
+        P = NUM_PARAMS + (10 if fit_shape else 0)
+        # Priors and the temporal term act on the angles (and shape) directly: diagonal terms.
+        prior = np.zeros((B, P))
+        prior[:, 6:NUM_PARAMS] = np.tile(np.asarray(s.prior_weight), 15)
+        if fit_shape:
+            prior[:, NUM_PARAMS:] = s.shape_weight
         temporal = b.phi_prev is not None
-        has_prev = (~np.isnan(b.phi_prev[:, 0, 0])) if temporal else np.zeros(B, bool)
+        if temporal:
+            has_prev = ~np.isnan(b.phi_prev[:, 0, 0])
+            prior[:, 6:NUM_PARAMS] += s.temporal_weight * has_prev[:, None]
         mu = np.full(B, s.damping)
+        lengths = b.lengths
         pose = sk.forward(R0, phi, t, b.rest)
-        r2, r3, cost = self._residuals(b, pose.keypoints, phi, K)
+        r2, r3, cost = self._residuals(b, pose, phi, betas, lengths, K)
         fx, fy = K[0, 0], K[1, 1]
         sqrt_w2 = np.sqrt(s.image_weight * b.w2d)[:, :, None, None]  # (B, 21, 1, 1)
         sqrt_r3 = np.sqrt(s.direction_weight * b.w3d)[:, :, None]  # (B, 20, 1)
-        sqrt_w3 = sqrt_r3[..., None] / np.maximum(b.lengths[:, 1:, None, None], 1e-9)  # (B, 20, 1, 1)
         for _ in range(max(0, int(s.iterations))):
-            jac = sk.jacobian(pose)  # (B, 21, 3, P)
-            kp = pose.keypoints
+            kp = self._image_points(pose)
+            jac = sk.jacobian(pose, kp)  # (B, 21, 3, 51)
+            if fit_shape:
+                jac = np.concatenate([jac, sk.shape_jacobian(pose)], axis=-1)  # (B, 21, 3, 61)
             z = np.maximum(kp[..., 2], 1e-6)
-            # d(projection)/d(point), scaled by 1 / (landmark box diagonal): (B, 21, 2, 3)
+            # d(projection)/d(point): (B, 21, 2, 3)
             dproj = np.zeros((B, 21, 2, 3))
             dproj[..., 0, 0] = fx / z
             dproj[..., 0, 2] = -fx * kp[..., 0] / z**2
             dproj[..., 1, 1] = fy / z
             dproj[..., 1, 2] = -fy * kp[..., 1] / z**2
             J2 = (dproj @ jac) * (sqrt_w2 / b.scale[:, None, None, None])  # (B, 21, 2, P)
-            J3 = (jac[:, _CHILD_KP] - jac[:, _PARENT_KP]) * sqrt_w3  # (B, 20, 3, P)
-            rows = np.concatenate([J2.reshape(B, 42, NUM_PARAMS), J3.reshape(B, 60, NUM_PARAMS)], axis=1)
+            jac_kp = jac if self._offsets is None else sk.jacobian(pose)
+            # Bone directions: a bone's length does not change with its rotation; its change with shape is left
+            # out (shape mostly scales bones along themselves).
+            sqrt_w3 = sqrt_r3[..., None] / np.maximum(lengths[:, 1:, None, None], 1e-9)  # (B, 20, 1, 1)
+            J3 = np.zeros((B, 20, 3, P))
+            J3[..., :NUM_PARAMS] = (jac_kp[:, _CHILD_KP, :, :NUM_PARAMS] - jac_kp[:, _PARENT_KP, :, :NUM_PARAMS])
+            J3 *= sqrt_w3
+            rows = np.concatenate([J2.reshape(B, 42, P), J3.reshape(B, 60, P)], axis=1)
             res = np.concatenate([(r2 * sqrt_w2[..., 0]).reshape(B, 42), (r3 * sqrt_r3).reshape(B, 60)], axis=1)
             Jt = np.swapaxes(rows, 1, 2)
             H = Jt @ rows  # (B, P, P)
             g = (Jt @ res[..., None])[..., 0]  # (B, P)
-            # Priors act on the angles directly: diagonal terms.
-            H[:, 6:, 6:] += np.diag(prior_diag)
-            g[:, 6:] += (prior_diag * (phi - b.phi_net).reshape(B, 45))
+            H[:, np.arange(P), np.arange(P)] += prior
+            g[:, 6:NUM_PARAMS] += np.tile(np.asarray(s.prior_weight), 15) * (
+                phi - b.phi_net).reshape(B, 45)  # fmt: skip
             if temporal:
-                tw = s.temporal_weight * has_prev[:, None]
-                H[:, 6:, 6:] += tw[:, :, None] * np.eye(45)
-                g[:, 6:] += tw * np.nan_to_num(phi - b.phi_prev).reshape(B, 45)
+                g[:, 6:NUM_PARAMS] += s.temporal_weight * np.nan_to_num(phi - b.phi_prev).reshape(B, 45)
+            if fit_shape:
+                g[:, NUM_PARAMS:] += s.shape_weight * (betas - b.betas)
             diag = np.einsum("bpp->bp", H)
-            A = H + (mu[:, None] * np.maximum(diag, 1e-9))[:, :, None] * np.eye(NUM_PARAMS)
+            A = H + (mu[:, None] * np.maximum(diag, 1e-9))[:, :, None] * np.eye(P)
             step = -np.linalg.solve(A, g[..., None])[..., 0]
             R0_new = exp_map(step[:, :3]) @ R0
             t_new = t + step[:, 3:6]
-            phi_new = sk.clamp(phi + step[:, 6:].reshape(B, 15, 3))
-            pose_new = sk.forward(R0_new, phi_new, t_new, b.rest)
-            r2_new, r3_new, cost_new = self._residuals(b, pose_new.keypoints, phi_new, K)
+            phi_new = sk.clamp(phi + step[:, 6:NUM_PARAMS].reshape(B, 15, 3))
+            betas_new = betas + step[:, NUM_PARAMS:] if fit_shape else betas
+            rest_new = sk.rest(betas_new) if fit_shape else b.rest
+            lengths_new = sk.bone_lengths(betas_new) if fit_shape else lengths
+            pose_new = sk.forward(R0_new, phi_new, t_new, rest_new)
+            r2_new, r3_new, cost_new = self._residuals(b, pose_new, phi_new, betas_new, lengths_new, K)
             better = np.isfinite(cost_new) & (cost_new < cost) & (pose_new.keypoints[..., 2].min(axis=1) > 1e-3)
             mu = np.where(better, mu / 3.0, mu * 4.0)
             sel = better[:, None]
             R0 = np.where(sel[..., None], R0_new, R0)
             t = np.where(sel, t_new, t)
             phi = np.where(sel[..., None], phi_new, phi)
+            betas = np.where(sel, betas_new, betas)
+            lengths = np.where(sel, lengths_new, lengths)
             r2 = np.where(sel[..., None], r2_new, r2)
             r3 = np.where(sel[..., None], r3_new, r3)
             cost = np.where(better, cost_new, cost)
-            pose = pose_new if better.all() else sk.forward(R0, phi, t, b.rest)
+            pose = pose_new if better.all() else sk.forward(R0, phi, t, sk.rest(betas) if fit_shape else b.rest)
         residual_px = np.einsum("bn,bn->b", b.w2d, np.linalg.norm(r2, axis=-1)) * b.scale / b.w2d.sum(axis=1)
         good = (
             np.isfinite(cost) & np.all(np.isfinite(pose.local), axis=(1, 2, 3)) & np.all(np.isfinite(t), axis=1)
-            & (pose.keypoints[..., 2].min(axis=1) > 1e-3)
-            & (np.linalg.norm(t - b.t_net, axis=1) < s.max_shift)
+            & np.all(np.isfinite(betas), axis=1) & (pose.keypoints[..., 2].min(axis=1) > 1e-3)
+            & (np.linalg.norm(t - t_start, axis=1) < s.max_shift * np.maximum(t_start[:, 2], 1.0))
             & np.all((phi >= sk.lower - 1e-9) & (phi <= sk.upper + 1e-9), axis=(1, 2))
         )  # fmt: skip
-        return pose.local, t, residual_px, good
+        return pose.local, t, betas, pose.keypoints, residual_px, good
 
 
 def _rest_bones(rest: tuple[np.ndarray, np.ndarray], joints: np.ndarray, children: np.ndarray) -> np.ndarray:
@@ -384,4 +472,4 @@ def _rest_bones(rest: tuple[np.ndarray, np.ndarray], joints: np.ndarray, childre
 _LEVEL_JOINTS = [np.array([chain[level] for chain in FINGER_CHAINS]) for level in range(3)]
 _LEVEL_CHILDREN = [np.array([kps[level + 1] for kps in _FINGERS]) for level in range(3)]
 
-__all__ = ["FitSettings", "LandmarkFitter", "landmark_weights"]
+__all__ = ["MEDIAPIPE_OFFSETS_MM", "FitSettings", "LandmarkFitter", "landmark_weights"]

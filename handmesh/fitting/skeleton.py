@@ -54,6 +54,36 @@ def _ancestor_pairs() -> tuple[np.ndarray, np.ndarray]:
 
 PAIR_KEYPOINTS, PAIR_JOINTS = _ancestor_pairs()
 
+def _carriers() -> np.ndarray:
+    """For each of the 21 keypoints, the MANO joint whose frame carries it: the wrist's own frame for the wrist, the
+    parent joint's for a joint (the bone ending at it), the distal joint's for a fingertip."""
+    out = []
+    for i, j in enumerate(MANO16_TO_21):
+        if i == 0:
+            out.append(0)
+        elif j >= 16:
+            out.append(MANO16_TO_21[i - 1])
+        else:
+            out.append(MANO_PARENTS[j])
+    return np.array(out)
+
+
+CARRIER = _carriers()
+
+
+def _paths() -> np.ndarray:
+    """``(21, 21)``: ``[i, c] = 1`` when the bone ending at keypoint ``c`` lies between the wrist and keypoint ``i``."""
+    paths = np.zeros((21, 21))
+    for i in range(1, 21):
+        c = i
+        while c > 0:
+            paths[i, c] = 1.0
+            c = PARENTS_21[c]
+    return paths
+
+
+_PATHS = _paths()
+
 # MANO joints by depth in the tree (all fingers at once): depth 1 = the five proximal joints, etc.
 _LEVELS = [np.array([c[level] for c in FINGER_CHAINS]) for level in range(3)]
 _TIP_JOINTS = np.array([c[2] for c in FINGER_CHAINS])  # distal joint of each finger, thumb..pinky
@@ -104,6 +134,9 @@ class Skeleton:
         # A_k: columns (flex, spread, twist) per finger joint, (15, 3, 3), orthonormal.
         self.axes = np.stack([self.frame.flex_axes, self.frame.spread_axes, self.frame.twist_axes], axis=-1)
         self.lower, self.upper = joint_limits()
+        # d(rest bone ending at each keypoint) / d betas, (21, 3, 10); zero for the wrist.
+        dirs21 = np.concatenate([self.joints_dirs, self.tips_dirs], axis=0)[list(MANO16_TO_21)]
+        self._bone_dirs = np.concatenate([np.zeros((1, 3, 10)), dirs21[1:] - dirs21[list(PARENTS_21[1:])]])
         self.parents = np.array(MANO_PARENTS)
 
     # ------------------------------------------------------------------------------------------------ shape
@@ -160,12 +193,24 @@ class Skeleton:
         kp = np.concatenate([P, tips], axis=1)[:, list(MANO16_TO_21)]
         return SkeletonPose(kp, P, Q, local, w)
 
-    def jacobian(self, pose: SkeletonPose) -> np.ndarray:
-        """``(B, 21, 3, NUM_PARAMS)``: d keypoints / d (global change, translation, angles) at ``pose``."""
-        kp = pose.keypoints
+    @staticmethod
+    def shifted(pose: SkeletonPose, offsets: np.ndarray) -> np.ndarray:
+        """Keypoints moved by ``offsets (21, 3)`` metres given in each keypoint's carrying frame (:data:`CARRIER`):
+        ``(B, 21, 3)``. The moved points turn with the bones that carry them."""
+        return pose.keypoints + np.einsum("bnij,nj->bni", pose.frames[:, CARRIER], offsets)
+
+    def jacobian(self, pose: SkeletonPose, points: np.ndarray | None = None) -> np.ndarray:
+        """``(B, 21, 3, NUM_PARAMS)``: d keypoints / d (global change, translation, angles) at ``pose``.
+
+        Args:
+            pose: from :meth:`forward`.
+            points: ``(B, 21, 3)`` points each rigidly attached to its keypoint's carrying frame (see
+                :data:`CARRIER`), e.g. keypoints moved by :meth:`shifted`. Default: None (the keypoints).
+        """
+        kp = pose.keypoints if points is None else points
         B = kp.shape[0]
         jac = np.zeros((B, 21, 17, 3, 3))  # (hand, keypoint, parameter group, xyz, group's 3 parameters)
-        jac[:, :, 0] = -skew(kp - kp[:, :1])  # global orientation about the wrist
+        jac[:, :, 0] = -skew(kp - pose.joints[:, :1])  # global orientation about the wrist
         jac[:, :, 1] = np.eye(3)  # translation
         k = PAIR_JOINTS
         lever = kp[:, PAIR_KEYPOINTS] - pose.joints[:, k]  # (B, P, 3)
@@ -173,5 +218,12 @@ class Skeleton:
         jac[:, PAIR_KEYPOINTS, k + 1] = -skew(lever) @ world_axes
         return jac.transpose(0, 1, 3, 2, 4).reshape(B, 21, 3, NUM_PARAMS)
 
+    def shape_jacobian(self, pose: SkeletonPose) -> np.ndarray:
+        """``(B, 21, 3, 10)``: d keypoints / d betas at ``pose`` (the wrist stays at ``t``). Each bone's rest
+        vector is linear in the betas and turns with the frame that carries it; a keypoint moves with every bone
+        between it and the wrist."""
+        bones = np.einsum("bnij,njl->bnil", pose.frames[:, CARRIER], self._bone_dirs)  # (B, 21, 3, 10)
+        return np.einsum("ic,bcjl->bijl", _PATHS, bones)
 
-__all__ = ["NUM_PARAMS", "PARENTS_21", "Skeleton", "SkeletonPose"]
+
+__all__ = ["CARRIER", "NUM_PARAMS", "PARENTS_21", "Skeleton", "SkeletonPose"]

@@ -377,6 +377,16 @@ class HandEstimator:
                 shape = np.zeros(10)
             if repose:
                 verts, joints = self._pose(side, R, shape)
+            if refined and self.smoothing and target.track_id is not None and e.fit is not None \
+                    and e.fit.keypoints is not None:  # fmt: skip
+                # The smoothed hand goes where the fit put this frame's hand in the image: smoothing steadies the
+                # pose without making the overlay lag behind a moving hand.
+                from handmesh.geometry.camera_solve import solve_translation
+
+                uv = project_pinhole(np.asarray(e.fit.keypoints, np.float64), K, min_depth=1e-9)
+                placed = np.asarray(solve_translation(joints[None], uv[None], K), np.float64)[0]
+                if np.all(np.isfinite(placed)) and placed[2] > 1e-3:
+                    t = placed
             joints_cam = joints + t
             joints2d = project_pinhole(joints_cam, K, min_depth=1e-9)
             hand = self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K)
@@ -441,7 +451,12 @@ class HandEstimator:
 
         entry = self._filters.get(track_id)
         if entry is None or entry[0] != side:
-            entry = (side, HandParamsFilter())
+            if self.refiner is not None:
+                from handmesh.tracking import SMOOTHING_PRESETS
+
+                entry = (side, HandParamsFilter(rotation=SMOOTHING_PRESETS["fitted_rotation"]))
+            else:
+                entry = (side, HandParamsFilter())
             self._filters[track_id] = entry
         return entry[1]
 

@@ -52,6 +52,9 @@ class RefineOutput:
         refined: the fit ran and its result passed the checks; False: the input comes back unchanged.
         residual_px: mean distance between the fitted keypoints' projections and the landmarks used, pixels
             (NaN when not refined).
+        keypoints: ``(21, 3)`` the fitted keypoints, camera frame, metres (None when not refined). Video mode
+            smooths the pose over time and then places the smoothed hand so that it projects where these do, so
+            smoothing does not make the overlay lag behind the hand.
     """
 
     rotmats: np.ndarray
@@ -59,6 +62,7 @@ class RefineOutput:
     translation: np.ndarray
     refined: bool
     residual_px: float = float("nan")
+    keypoints: np.ndarray | None = None
 
 
 @runtime_checkable

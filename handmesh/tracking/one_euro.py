@@ -58,6 +58,10 @@ SMOOTHING_PRESETS: dict[str, OneEuroParams] = {
     "translation": OneEuroParams(min_cutoff=1.0, beta=5.0),
     # 6D rotation entries (unitless, in [-1, 1]); they change at up to a few units per second.
     "rotation": OneEuroParams(min_cutoff=1.5, beta=0.5),
+    # 6D rotations of a hand fitted to landmarks: the fit is far steadier than the network alone (jitter 1.9x the
+    # true motion unsmoothed, against 3-9x), so a lighter filter suffices and lags less (sample clip: 2D error 0.037
+    # against 0.040 of the hand's box diagonal with the "rotation" preset, jitter 1.36x against 1.22x).
+    "fitted_rotation": OneEuroParams(min_cutoff=3.0, beta=1.0),
     # Shape parameters: a person's hand does not change shape, so smooth strongly.
     "betas": OneEuroParams(min_cutoff=0.3, beta=0.0),
 }
