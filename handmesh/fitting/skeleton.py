@@ -2,8 +2,9 @@
 
 The fit poses the skeleton, not the mesh: the 16 joints are MANO's ``J_regressor`` applied to the shaped rest mesh
 (linear in the shape coefficients), moved by forward kinematics as in :func:`smplx.lbs.lbs`; the five fingertips are
-rest-mesh vertices carried rigidly by their distal joint (their skinning weight is 1 there in both models; only the
-pose blend shapes, a millimetre or two, are left out). After the fit the full model poses the mesh once.
+rest-mesh vertices with their pose blend shapes, carried rigidly by their distal joint (their skinning weight is 1
+there in MANO and the open hand). After the fit the full model poses the mesh once. The Jacobian leaves out the
+blend shapes' own change with the pose (a millimetre or two; each step's cost is exact).
 
 Pose parameters (batched over B hands):
 
@@ -130,6 +131,10 @@ class Skeleton:
         self.joints_dirs = np.einsum("jv,vcl->jcl", J_reg, shapedirs)  # (16, 3, 10)
         self.tips_template = v_template[tips]  # (5, 3)
         self.tips_dirs = shapedirs[tips]  # (5, 3, 10)
+        # Pose blend shapes of the fingertips: (135, V * 3) features x flattened offsets -> (5, 3, 135).
+        with torch.no_grad():
+            posedirs = model.posedirs.double().cpu().numpy().reshape(-1, v_template.shape[0], 3)
+        self.tips_posedirs = np.ascontiguousarray(posedirs[:, tips].transpose(1, 2, 0))
         self.frame = HandFrame.from_model(model)
         # A_k: columns (flex, spread, twist) per finger joint, (15, 3, 3), orthonormal.
         self.axes = np.stack([self.frame.flex_axes, self.frame.spread_axes, self.frame.twist_axes], axis=-1)
@@ -147,9 +152,10 @@ class Skeleton:
         tips = self.tips_template + np.einsum("jcl,bl->bjc", self.tips_dirs, b)
         return joints, tips
 
-    def bone_lengths(self, betas: np.ndarray) -> np.ndarray:
-        """``(B, 21)`` length of the bone from each keypoint's parent to it (0 for the wrist), metres."""
-        joints, tips = self.rest(betas)
+    def bone_lengths(self, betas: np.ndarray, rest: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """``(B, 21)`` length of the bone from each keypoint's parent to it (0 for the wrist), metres (``rest``:
+        :meth:`rest` of ``betas`` when already at hand)."""
+        joints, tips = self.rest(betas) if rest is None else rest
         kp = np.concatenate([joints, tips], axis=1)[:, list(MANO16_TO_21)]  # rest keypoints, 21 order
         lengths = np.linalg.norm(kp[:, 1:] - kp[:, list(PARENTS_21[1:])], axis=-1)
         return np.concatenate([np.zeros((kp.shape[0], 1)), lengths], axis=1)
@@ -189,6 +195,9 @@ class Skeleton:
             bone = J[:, level] - J[:, par]  # (B, 5, 3) rest offsets
             P[:, level] = P[:, par] + np.einsum("bfij,bfj->bfi", Q[:, par], bone)
             Q[:, level] = Q[:, par] @ local[:, level]
+        # The fingertips' pose blend shapes (features: the finger joints' R - I, as in smplx's lbs).
+        features = (local[:, 1:] - np.eye(3)).reshape(B, 135)
+        T = T + np.einsum("fcp,bp->bfc", self.tips_posedirs, features)
         tips = P[:, _TIP_JOINTS] + np.einsum("bfij,bfj->bfi", Q[:, _TIP_JOINTS], T - J[:, _TIP_JOINTS])
         kp = np.concatenate([P, tips], axis=1)[:, list(MANO16_TO_21)]
         return SkeletonPose(kp, P, Q, local, w)

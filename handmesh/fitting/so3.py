@@ -87,20 +87,20 @@ def log_map(R: np.ndarray) -> np.ndarray:
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The smallest rotation taking direction ``a`` to direction ``b``; ``(..., 3)`` each -> ``(..., 3, 3)``.
 
-    Opposite directions turn by pi about an axis perpendicular to ``a``.
+    ``R = I + [v]x + [v]x^2 / (1 + c)`` with ``v = a x b``, ``c = a . b`` (unit vectors); opposite directions
+    turn by pi about an axis perpendicular to ``a``.
     """
     a = np.asarray(a, np.float64) / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-300)
     b = np.asarray(b, np.float64) / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-300)
-    axis = np.cross(a, b)
-    s = np.linalg.norm(axis, axis=-1, keepdims=True)
-    c = np.sum(a * b, axis=-1, keepdims=True)
-    angle = np.arctan2(s, c)
-    # Opposite vectors: any perpendicular axis (cross with the coordinate axis least aligned with a).
-    helper = np.eye(3)[np.argmin(np.abs(a), axis=-1)]
-    perp = np.cross(a, helper)
-    perp /= np.maximum(np.linalg.norm(perp, axis=-1, keepdims=True), 1e-300)
-    axis = np.where(s > 1e-9, axis / np.maximum(s, 1e-300), perp)
-    return exp_map(axis * angle)
+    c = np.sum(a * b, axis=-1)[..., None, None]
+    V = skew(np.cross(a, b))
+    R = np.eye(3) + V + (V @ V) / np.maximum(1.0 + c, 1e-12)
+    opposite = c[..., 0, 0] < -1.0 + 1e-9
+    if np.any(opposite):  # any perpendicular axis: cross with the coordinate axis least aligned with a
+        ao = a[opposite]
+        perp = np.cross(ao, np.eye(3)[np.argmin(np.abs(ao), axis=-1)])
+        R[opposite] = exp_map(perp / np.linalg.norm(perp, axis=-1, keepdims=True) * np.pi)
+    return R
 
 
 def kabsch(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

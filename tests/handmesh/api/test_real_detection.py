@@ -52,7 +52,9 @@ def test_sample_clip_with_mediapipe_gives_back_the_clips_meshes(hand_landmarker_
             assert len(hands) == 1 and hands[0].handedness == "right", hands
             # The sidecar stores vertices to 10 micrometres and rotations to 1e-7.
             np.testing.assert_allclose(hands[0].vertices, truths[i].vertices, atol=1e-4)
-    assert est._tracker is not None and est._tracker.num_detections <= 3
+    # The landmarker runs on every frame (its VIDEO mode tracks between frames), so crops never come from the
+    # network's own output.
+    assert est._tracker is not None and est._tracker.num_detections == n
 
 
 def test_sample_clip_with_the_real_network(hand_landmarker_bundle: Path, small_checkpoint: Path) -> None:  # noqa: F811

@@ -178,18 +178,34 @@ def test_missed_detection_is_tolerated_once() -> None:
     assert history[6] == []  # missed twice in a row: dropped
 
 
-def test_box_only_detector_switches_to_keypoints_once_observed() -> None:
+def test_box_only_detector_follows_observed_keypoints_at_the_detected_size() -> None:
     det = FixedBoxDetector((200, 150, 400, 350))
     tracker = HandTracker(det, redetect_every=100, box_smoothing=None)
     (hand,) = tracker.step(FRAME)
     np.testing.assert_allclose(hand.box, [200, 150, 400, 350])
     assert hand.keypoints2d is None
-    assert tracker.observe(hand.track_id, hand_at((300, 300)))
+    kp = hand_at((320, 260))
+    assert tracker.observe(hand.track_id, kp)
     (hand,) = tracker.step(FRAME)
     assert not hand.detected
-    kp = hand_at((300, 300))
-    side = np.ptp(kp, axis=0).max() * DEFAULT_EXPAND
-    np.testing.assert_allclose(hand.box[2] - hand.box[0], side)
+    centre = (kp.min(axis=0) + kp.max(axis=0)) / 2
+    np.testing.assert_allclose((hand.box[:2] + hand.box[2:]) / 2, centre)  # the centre follows the keypoints
+    np.testing.assert_allclose(hand.box[2] - hand.box[0], 200.0)  # the size stays the detected hand's
+
+
+def test_crop_does_not_shrink_when_observations_undersize_the_hand() -> None:
+    """A network whose keypoints come out 0.75x the hand, fed back frame after frame, must not shrink the crop
+    (it collapsed to a few pixels within 45 frames when the crop was sized from them)."""
+    det = ScriptedDetector(lambda i: [(hand_at((320, 240)), "right", 0.9)] if i == 0 else [])
+    tracker = HandTracker(det, redetect_every=1000, box_smoothing=None)
+    (hand,) = tracker.step(FRAME)
+    first = hand.box[2] - hand.box[0]
+    true = hand_at((320, 240))
+    centre = true.mean(axis=0)
+    for _ in range(60):
+        assert tracker.observe(hand.track_id, centre + 0.75 * (true - centre))
+        (hand,) = tracker.step(FRAME)
+    np.testing.assert_allclose(hand.box[2] - hand.box[0], first)
 
 
 def test_box_smoothing_reduces_crop_jitter() -> None:
