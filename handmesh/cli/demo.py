@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument("--mode", choices=("image", "video"), default=None,
                      help="image: frames independent; video: tracking and smoothing (default: image for --images, "
                      "video otherwise)")
+    net.add_argument("--refine", choices=("landmarks", "none"), default="landmarks",
+                     help="landmarks: fit the hand model to MediaPipe's 21 landmarks with the network's prediction "
+                     "as prior (meshes that follow real fingers); none: the network alone (default: landmarks)")
     det = p.add_argument_group("detection")
     det.add_argument("--detector", choices=("mediapipe", "none"), default="mediapipe",
                      help="mediapipe: MediaPipe HandLandmarker (offline bundle); none: the centred square of the "
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         display=False if args.no_display else None, max_frames=args.max_frames, checkpoint=args.checkpoint,
         backend=args.backend, device=args.device, threads=args.threads, hand_model=args.hand_model,
         max_hands=args.max_hands, detector=args.detector, hand_landmarker=args.hand_landmarker, mode=args.mode,
+        refine=args.refine,
         mirror=args.mirror, save_mesh=args.save_mesh, mesh_format=args.mesh_format, view3d=args.view3d,
         mesh=not args.no_mesh, skeleton=args.skeleton, hud=not args.no_hud,
     )  # fmt: skip

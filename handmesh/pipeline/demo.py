@@ -43,6 +43,8 @@ class DemoOptions:
         checkpoint, backend, device, threads, hand_model, max_hands, detector, hand_landmarker: passed to
             :func:`handmesh.load`.
         mode: ``"image"`` or ``"video"``; None: image for an image folder, video otherwise. Default: None.
+        refine: ``"landmarks"`` (fit the hand model to the detector's landmarks) or ``"none"`` (the network alone),
+            passed to :func:`handmesh.load`. Default: ``"landmarks"``.
         mirror: show and write the picture mirrored (a selfie view); the hands are computed on the camera's real
             image, so handedness and 3D stay the person's. Default: False.
         save_mesh: folder for each frame's meshes. Default: None.
@@ -68,6 +70,7 @@ class DemoOptions:
     detector: str = "mediapipe"
     hand_landmarker: Path | None = None
     mode: str | None = None
+    refine: str = "landmarks"
     mirror: bool = False
     save_mesh: Path | None = None
     mesh_format: str = "obj"
@@ -293,7 +296,7 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
             estimator = handmesh.load(
                 opts.checkpoint, backend=opts.backend, hand_model=opts.hand_model, mode=mode,  # type: ignore[arg-type]
                 max_hands=opts.max_hands, device=opts.device, threads=opts.threads, detector=opts.detector,
-                hand_landmarker=opts.hand_landmarker,
+                hand_landmarker=opts.hand_landmarker, refine=opts.refine,  # type: ignore[arg-type]
             )  # fmt: skip
             log(f"handmesh-demo: {estimator.describe()}")
         sink = _make_sink(output, getattr(source, "fps", 30.0))

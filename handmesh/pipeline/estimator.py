@@ -521,11 +521,12 @@ class HandEstimator:
         self.close()
 
     def describe(self) -> str:
-        """One line: network backend, hand model, mode, detector."""
+        """One line: network backend, hand model, mode, detector, refinement."""
         net = getattr(self.network, "describe", None)
         net_text = net() if callable(net) else type(self.network).__name__
+        refine = "none" if self.refiner is None else type(self.refiner).__name__
         return (f"network: {net_text}; hand model: {self.hand_model}; mode: {self.mode}; max hands: {self.max_hands}; "
-                f"detector: {type(self.detector).__name__}")  # fmt: skip
+                f"detector: {type(self.detector).__name__}; refine: {refine}")  # fmt: skip
 
 
 __all__ = ["HandEstimator", "MAX_FRAME_SIDE", "check_frame", "check_intrinsics"]

@@ -140,13 +140,15 @@ class OracleDetector:
     K: np.ndarray
     truths: list[Truth] = field(default_factory=list)
     calls: int = 0
+    world: bool = False  # also give metric landmarks (the true keypoints about their centre), as MediaPipe does
 
     def detect(self, frame_rgb: np.ndarray, timestamp_ms: int | None = None) -> list[HandDetection]:
         self.calls += 1
         out = []
         for t in self.truths:
             kp = project(t.joints, self.K)
-            out.append(HandDetection(np.concatenate([kp.min(0), kp.max(0)]), t.side, 0.9, kp))  # type: ignore[arg-type]
+            world = t.joints - t.joints.mean(axis=0) if self.world else None
+            out.append(HandDetection(np.concatenate([kp.min(0), kp.max(0)]), t.side, 0.9, kp, world))  # type: ignore[arg-type]
         return out
 
     def close(self) -> None:
