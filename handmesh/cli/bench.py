@@ -13,6 +13,7 @@ import sys
 from handmesh.cli._common import user_errors_exit
 
 SUBCOMMANDS: dict[str, str] = {
+    "accuracy": "handmesh.load() defaults: clips against their ground truth, real photos against MediaPipe",
     "backbone": "FastViT variants: train-time vs reparameterized vs timm vs ONNX Runtime latency",
     "detection": "MediaPipe hand detection ms/frame, IMAGE vs VIDEO mode, and hands found on real photos",
     "hand-model": "hand model forward time at batch 1 and 64 on CPU",
