@@ -88,12 +88,15 @@ class DemoResult:
     Attributes:
         frames: frames processed (and written, when there is an output).
         seconds: wall-clock time of the loop.
-        timings: per-stage times (capture, detect, crop, network, hand_model, render).
+        timings: per-stage times (capture, detect, crop, network, fit, hand_model, render).
         source: the source's name.
         output: the video or folder written, or None.
         mesh_files: mesh files written.
         skipped: bad frames skipped.
         stopped: why the loop ended (``"end of source"``, ``"max frames"``, ``"quit"``, or the camera-lost message).
+        hands_per_frame: hands returned per processed frame.
+        latency_ms: per processed frame, milliseconds from handing it to the estimator to its picture being
+            drawn (capture excluded).
     """
 
     frames: int
@@ -105,6 +108,7 @@ class DemoResult:
     skipped: int = 0
     stopped: str = "end of source"
     hands_per_frame: list[int] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -118,6 +122,9 @@ class DemoResult:
         lines = [f"{self.frames} frames from {self.source} in {self.seconds:.1f} s: {self.fps:.1f} FPS end to end "
                  f"({self.stopped})",
                  f"per stage, mean ms: {per_stage or 'none'}"]  # fmt: skip
+        if self.latency_ms:
+            lines.append(f"latency from frame to drawn picture: median {float(np.median(self.latency_ms)):.1f} ms "
+                         "(one frame is detected while the previous one is drawn)")  # fmt: skip
         if self.hands_per_frame:
             found = sum(1 for n in self.hands_per_frame if n)
             lines.append(f"hands found in {found} of {len(self.hands_per_frame)} frames")
@@ -332,54 +339,92 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
 
 def _loop(opts: DemoOptions, estimator: Any, source: Any, sink: Any, mesh_sink: Any, viewer: Viewer3D | None,
           display: bool, result: DemoResult, log: Callable[[str], None]) -> str:  # fmt: skip
-    """Process frames until the source ends, ``max_frames`` or a quit; returns why it stopped."""
+    """Process frames until the source ends, ``max_frames`` or a quit; returns why it stopped.
+
+    One frame is kept in flight: the detector works on frame t+1 (:meth:`HandEstimator.submit`) while frame t is
+    estimated, drawn and written, so the landmarker and the rest use both cores. Frames are shown in order."""
     import cv2
 
     timer: StageTimer = estimator.timings
     state = {"mesh": opts.mesh, "skeleton": opts.skeleton, "paused": False}
-    fps_ema = 0.0
-    t_prev = time.perf_counter()
+    ticker = {"fps": 0.0, "t_prev": time.perf_counter()}
     shown = False
-    while opts.max_frames is None or result.frames < opts.max_frames:
+    pending: tuple[Any, Any] | None = None  # (source frame, PendingFrame)
+    submitted = 0
+    while True:
         if state["paused"] and shown:
             if _handle_key(cv2.waitKey(50) & 0xFF, state):
                 return "quit"
             continue
-        frame = source.read()
-        if frame is None:
+        frame = None
+        if opts.max_frames is None or submitted < opts.max_frames:
+            try:
+                frame = source.read()
+            except KeyboardInterrupt:  # Ctrl-C: the frame already in flight is still drawn and written
+                if pending is not None:
+                    _finish(opts, estimator, pending, sink, mesh_sink, viewer, display, result, state, ticker)
+                raise
+        handle = None
+        if frame is not None:
+            timer.record("capture", frame.capture_ms)
+            try:
+                handle = estimator.submit(frame.rgb, timestamp_ms=frame.timestamp_ms)
+                submitted += 1
+            except DataError as e:  # a bad frame (empty, wrong layout): skip it, keep going
+                result.skipped += 1
+                warnings.warn(f"skipped {frame.name}: {e}", stacklevel=3)
+        if pending is not None:
+            outcome = _finish(opts, estimator, pending, sink, mesh_sink, viewer, display, result, state, ticker)
+            pending = None
+            if outcome == "quit":
+                return "quit"
+            shown = shown or display
+        if handle is not None:
+            pending = (frame, handle)
+        elif frame is None:
+            if opts.max_frames is not None and submitted >= opts.max_frames:
+                return "max frames"
             lost = getattr(source, "lost", None)
             if lost:
                 log(f"handmesh-demo: {lost}; stopping")
             return lost or "end of source"
-        timer.record("capture", frame.capture_ms)
-        try:
-            hands = estimator(frame.rgb, timestamp_ms=frame.timestamp_ms)
-        except DataError as e:  # a bad frame (empty, wrong layout): skip it, keep going
-            result.skipped += 1
-            warnings.warn(f"skipped {frame.name}: {e}", stacklevel=3)
-            continue
-        picture = estimator.render(frame.rgb, hands, mesh=state["mesh"], skeleton=state["skeleton"])
-        if opts.mirror:
-            picture = np.ascontiguousarray(picture[:, ::-1])
-        now = time.perf_counter()
-        dt, t_prev = now - t_prev, now
-        fps_ema = 1.0 / max(dt, 1e-6) if fps_ema == 0.0 else 0.9 * fps_ema + 0.1 / max(dt, 1e-6)
-        if opts.hud:
-            draw_hud(picture, hud_lines(fps_ema, timer, hands, state, keys=display))
-        if sink is not None:
-            sink.write(picture, frame.name)
-        if mesh_sink is not None:
-            mesh_sink.write(hands, frame.name)
-        result.frames += 1
-        result.hands_per_frame.append(len(hands))
-        if viewer is not None and not viewer.update(hands):
+
+
+def _finish(opts: DemoOptions, estimator: Any, pending: tuple[Any, Any], sink: Any, mesh_sink: Any,
+            viewer: Viewer3D | None, display: bool, result: DemoResult, state: dict[str, bool],
+            ticker: dict[str, float]) -> str | None:  # fmt: skip
+    """Estimate, draw, write and show one submitted frame; ``"quit"`` when the user asked to stop."""
+    import cv2
+
+    frame, handle = pending
+    try:
+        hands = estimator.collect(handle)
+    except DataError as e:
+        result.skipped += 1
+        warnings.warn(f"skipped {frame.name}: {e}", stacklevel=3)
+        return None
+    picture = estimator.render(handle.frame, hands, mesh=state["mesh"], skeleton=state["skeleton"])
+    if opts.mirror:
+        picture = np.ascontiguousarray(picture[:, ::-1])
+    now = time.perf_counter()
+    dt, ticker["t_prev"] = now - ticker["t_prev"], now
+    ticker["fps"] = 1.0 / max(dt, 1e-6) if ticker["fps"] == 0.0 else 0.9 * ticker["fps"] + 0.1 / max(dt, 1e-6)
+    result.latency_ms.append((now - handle.submitted) * 1e3)
+    if opts.hud:
+        draw_hud(picture, hud_lines(ticker["fps"], estimator.timings, hands, state, keys=display))
+    if sink is not None:
+        sink.write(picture, frame.name)
+    if mesh_sink is not None:
+        mesh_sink.write(hands, frame.name)
+    result.frames += 1
+    result.hands_per_frame.append(len(hands))
+    if viewer is not None and not viewer.update(hands):
+        return "quit"
+    if display:
+        cv2.imshow(WINDOW, picture[..., ::-1])
+        if _handle_key(cv2.waitKey(1) & 0xFF, state):
             return "quit"
-        if display:
-            cv2.imshow(WINDOW, picture[..., ::-1])
-            shown = True
-            if _handle_key(cv2.waitKey(1) & 0xFF, state):
-                return "quit"
-    return "max frames"
+    return None
 
 
 def _handle_key(key: int, state: dict[str, bool]) -> bool:

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -80,6 +82,24 @@ class _Estimate:
     vertices: np.ndarray  # (V, 3) root-relative
     uv_crop: np.ndarray  # (21, 2) the network's keypoints, crop pixels
     fit: RefineOutput | None = None
+
+
+@dataclass
+class PendingFrame:
+    """A frame handed to :meth:`HandEstimator.submit`, whose detection may still be running.
+
+    Attributes:
+        frame: ``(H, W, 3)`` uint8 RGB, validated.
+        K: ``(3, 3)`` the intrinsics used.
+        timestamp_ms: the frame's time (video mode: the clock's when none was given).
+        submitted: ``time.perf_counter()`` when it was submitted (for latency figures).
+    """
+
+    frame: np.ndarray
+    K: np.ndarray
+    timestamp_ms: int | None
+    submitted: float
+    _targets: Future = field(repr=False, default=None)  # type: ignore[assignment]
 
 
 def check_frame(frame: Any) -> np.ndarray:
@@ -226,6 +246,10 @@ class HandEstimator:
                                         expand=self.expand, box_expand=self.box_expand,
                                         max_missed_detections=0 if redetect_every == 1 else 1)  # fmt: skip
         self._filters: dict[int, tuple[Handedness, Any]] = {}
+        # submit()/collect(): detection runs on one worker thread, in submission order; the tracker is shared with
+        # the caller's thread (a broken prediction drops its track), hence the lock.
+        self._detect_worker: ThreadPoolExecutor | None = None
+        self._track_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------------------------ models
     def _model(self, side: str) -> Any:
@@ -271,13 +295,63 @@ class HandEstimator:
             One :class:`~handmesh.pipeline.hand.Hand` per hand found, most confident (video: oldest track) first;
             empty when there is none.
         """
+        pending = self._prepare(frame, K, timestamp_ms)
+        with self.timings.stage("detect"):
+            targets = self._targets(pending.frame, pending.timestamp_ms)
+        return self._estimate(pending, targets)
+
+    def submit(self, frame: Any, K: Any = None, timestamp_ms: int | None = None) -> PendingFrame:
+        """Start on a frame and return at once: its detection runs on a worker thread while the caller finishes
+        the previous frame with :meth:`collect` (the landmarker on one core, the network, the fit and the drawing
+        on the other). Frames are detected in submission order; collect them in that order.
+
+        A live loop keeps one frame in flight::
+
+            pending = None
+            for frame in frames:
+                nxt = estimator.submit(frame)
+                if pending is not None:
+                    draw(pending.frame, estimator.collect(pending))
+                pending = nxt
+            if pending is not None:
+                draw(pending.frame, estimator.collect(pending))
+
+        Args:
+            frame, K, timestamp_ms: as for :meth:`__call__`.
+
+        Returns:
+            A :class:`PendingFrame` for :meth:`collect`.
+
+        Raises:
+            DataError: the frame or ``K`` is invalid (checked here, before anything runs).
+        """
+        pending = self._prepare(frame, K, timestamp_ms)
+        if self._detect_worker is None:
+            self._detect_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="handmesh-detect")
+        pending._targets = self._detect_worker.submit(self._timed_targets, pending.frame, pending.timestamp_ms)
+        return pending
+
+    def collect(self, pending: PendingFrame) -> list[Hand]:
+        """The hands of a submitted frame (waits for its detection, then runs the network, the fit and the hand
+        model on this thread). Errors raised by the detection are raised here."""
+        return self._estimate(pending, pending._targets.result())
+
+    def _prepare(self, frame: Any, K: Any, timestamp_ms: int | None) -> PendingFrame:
         rgb = check_frame(frame)
         h, w = rgb.shape[:2]
         K = check_intrinsics(K, w, h)
         if timestamp_ms is None and self.mode == "video":
             timestamp_ms = int(time.monotonic() * 1000)
+        return PendingFrame(rgb, K, timestamp_ms, time.perf_counter())
+
+    def _timed_targets(self, frame: np.ndarray, timestamp_ms: int | None) -> list[_Target]:
         with self.timings.stage("detect"):
-            targets = self._targets(rgb, timestamp_ms)
+            return self._targets(frame, timestamp_ms)
+
+    def _estimate(self, pending: PendingFrame, targets: list[_Target]) -> list[Hand]:
+        """Everything after detection: crops, the network, the fit, the hand model."""
+        rgb, K, timestamp_ms = pending.frame, pending.K, pending.timestamp_ms
+        h, w = rgb.shape[:2]
         if not targets:
             self._drop_filters(set())
             return []
@@ -301,7 +375,8 @@ class HandEstimator:
 
     def _targets(self, frame: np.ndarray, timestamp_ms: int | None) -> list[_Target]:
         if self._tracker is not None:
-            tracked = self._tracker.step(frame, timestamp_ms)[: self.max_hands]
+            with self._track_lock:
+                tracked = self._tracker.step(frame, timestamp_ms)[: self.max_hands]
             return [_Target(t.box, t.handedness, t.score, t.track_id, t.keypoints2d if t.detected else None,
                             t.keypoints3d if t.detected else None) for t in tracked]  # fmt: skip
         from handmesh.tracking.tracker import drop_contained
@@ -332,7 +407,8 @@ class HandEstimator:
             R, joints, verts = rotmats[i], joints_c[i], verts_c[i]
             if not all(np.all(np.isfinite(a)) for a in (R, joints, verts, uv_crop[i], betas[i])):
                 if self._tracker is not None and target.track_id is not None:
-                    self._tracker.observe(target.track_id, np.full((21, 2), np.nan))
+                    with self._track_lock:
+                        self._tracker.observe(target.track_id, np.full((21, 2), np.nan))
                 continue
             if crop.mirrored:  # back from the mirrored world the network saw
                 R, joints, verts = mirror_rotation_matrices(R), mirror_points(joints), mirror_points(verts)
@@ -397,7 +473,8 @@ class HandEstimator:
             if self._tracker is not None and target.track_id is not None and target.landmarks2d is None:
                 # A detector without landmarks: the crop's centre follows the network's keypoints (its size stays
                 # the detected hand's, see HandTracker).
-                self._tracker.observe(target.track_id, crop.to_frame(e.uv_crop))
+                with self._track_lock:
+                    self._tracker.observe(target.track_id, crop.to_frame(e.uv_crop))
         if self.smoothing:
             self._drop_filters(seen)
         return hands
@@ -510,7 +587,10 @@ class HandEstimator:
         self._filters.clear()
 
     def close(self) -> None:
-        """Release the detector (when owned). Idempotent."""
+        """Stop the detection worker and release the detector (when owned). Idempotent."""
+        if self._detect_worker is not None:
+            self._detect_worker.shutdown(wait=True)
+            self._detect_worker = None
         if self.owns_detector and self.detector is not None:
             self.detector.close()
 
@@ -529,4 +609,4 @@ class HandEstimator:
                 f"detector: {type(self.detector).__name__}; refine: {refine}")  # fmt: skip
 
 
-__all__ = ["HandEstimator", "MAX_FRAME_SIDE", "check_frame", "check_intrinsics"]
+__all__ = ["HandEstimator", "MAX_FRAME_SIDE", "PendingFrame", "check_frame", "check_intrinsics"]

@@ -4,10 +4,11 @@ Stages, in the order a frame passes through them (:data:`STAGES`):
 
 =============  ========================================================================================
 ``capture``    reading or decoding the frame (recorded by the caller: the demo, the benchmark)
-``detect``     hand detection, or placing the crops from the last frame's joints in video mode
+``detect``     hand detection (MediaPipe's landmarker) and, in video mode, matching its hands to the tracks
 ``crop``       warping each hand's square crop to the network's input (left hands mirrored)
 ``network``    normalising the crops and running the network (encoder, head and, inside it, the hand model)
-``hand_model`` un-mirroring, the camera solve with ``K``, smoothing and re-posing the hand model (video mode)
+``fit``        fitting the hand model to the landmarks (``refine="landmarks"``), all hands of the frame at once
+``hand_model`` un-mirroring, the camera solve with ``K``, smoothing and re-posing the hand model
 ``render``     drawing the overlay (:meth:`~handmesh.api.HandEstimator.render`)
 =============  ========================================================================================
 
@@ -21,7 +22,7 @@ import contextlib
 import time
 from collections.abc import Iterator
 
-STAGES: tuple[str, ...] = ("capture", "detect", "crop", "network", "hand_model", "render")
+STAGES: tuple[str, ...] = ("capture", "detect", "crop", "network", "fit", "hand_model", "render")
 """Stage names in pipeline order."""
 
 

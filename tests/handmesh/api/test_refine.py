@@ -78,3 +78,39 @@ def test_load_refine_option() -> None:
     assert handmesh.load(network=stage, detector="none", refine="none").refiner is None
     with pytest.raises(ConfigError, match="refine"):
         handmesh.load(network=stage, detector="none", refine="mesh")  # type: ignore[arg-type]
+
+
+def test_submit_collect_gives_what_calls_give() -> None:
+    """One frame in flight (detection on the worker thread): the same hands, in the same order, as frame-by-frame
+    calls; errors in a frame surface at submit."""
+    from handmesh.errors import DataError
+
+    frames, stages = [], []
+    for i in range(4):
+        frame, stage, detector, _ = _scene(curl_true=0.2 * i, curl_network=0.1)
+        frames.append(frame)
+        stages.append((stage, detector))
+
+    def estimator() -> HandEstimator:
+        stage, detector = stages[0]
+        return HandEstimator(stage, detector, mode="video", max_hands=2,
+                             refiner=LandmarkFitter(hand_model("right"), temporal=True))  # fmt: skip
+
+    a, b = estimator(), estimator()
+    expected = [a(f, K_TEST, timestamp_ms=33 * i) for i, f in enumerate(frames)]
+    got, pending = [], None
+    for i, f in enumerate(frames):
+        nxt = b.submit(f, K_TEST, timestamp_ms=33 * i)
+        if pending is not None:
+            got.append(b.collect(pending))
+        pending = nxt
+    got.append(b.collect(pending))
+    assert len(got) == len(expected)
+    for x, y in zip(expected, got):
+        assert [h.track_id for h in x] == [h.track_id for h in y]
+        for hx, hy in zip(x, y):
+            np.testing.assert_allclose(hx.vertices, hy.vertices, atol=1e-6)
+    with pytest.raises(DataError):
+        b.submit(np.zeros((0, 0, 3), np.uint8))
+    b.close()
+    b.close()  # idempotent

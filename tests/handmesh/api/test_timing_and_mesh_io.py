@@ -35,7 +35,7 @@ def test_stage_timer_records_last_mean_and_order() -> None:
     assert timer.count["crop"] == 1  # recorded even when the block raises
     timer.reset()
     assert timer.means() == {}
-    assert STAGES == ("capture", "detect", "crop", "network", "hand_model", "render")
+    assert STAGES == ("capture", "detect", "crop", "network", "fit", "hand_model", "render")
 
 
 def _tetra() -> tuple[np.ndarray, np.ndarray]:
