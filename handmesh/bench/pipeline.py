@@ -1,18 +1,24 @@
 """``handmesh-bench pipeline``: end-to-end FPS of the demo pipeline with a per-stage breakdown, side by side with
-MediaPipe's landmarks-only pipeline on the same frames.
+MediaPipe's landmarks-only pipeline on the same frames, and the accuracy of the very hands that were timed.
 
 Both pipelines see the same decoded frames of the clip (the shipped sample clip by default: 640x480, one right
-hand, 150 frames), headless, interleaved frame by frame so that background load affects them alike:
+hand, 150 frames), headless, in alternating passes over the clip (handmesh, MediaPipe, handmesh, ...) so that
+background load affects them alike:
 
-* handmesh: ``handmesh.load(mode="video", max_hands=1)``: MediaPipe HandLandmarker in VIDEO mode for detection
-  (only when a track is lost or every ``--redetect-every`` frames), crop, the network through ``--backend``
-  (ONNX Runtime by default), camera solve, One Euro smoothing with the hand model re-posed, and the shaded mesh drawn
-  onto the frame.
+* handmesh: ``handmesh.load(mode="video", max_hands=2)`` as the demo runs it: MediaPipe's HandLandmarker in VIDEO
+  mode on every frame, crop, the network through ``--backend`` (ONNX Runtime by default), the landmark fit
+  (``--refine``), One Euro smoothing with the hand model re-posed, and the shaded mesh drawn onto the frame; with
+  one frame in flight (:meth:`~handmesh.pipeline.estimator.HandEstimator.submit`): the landmarker works on frame
+  t+1 while frame t is estimated and drawn, so per-stage times add up to more than a frame's share of the wall
+  time.
 * MediaPipe landmarks only: ``HandLandmarker`` in VIDEO mode on every frame (its own palm detection and landmark
   tracking) and the 21-keypoint skeleton drawn onto the frame.
 
 "capture" is the time to decode a frame of the clip and convert it to RGB, measured once and counted in both
 pipelines' end-to-end time. The ratio is handmesh FPS / MediaPipe FPS (1.0 = a mesh at no cost over landmarks).
+Latency is from handing a frame to the estimator to its picture being drawn. When the clip has a ground-truth
+sidecar (``handmesh-synth video`` clips, the sample clip) and is not resized, the hands of the last timed pass are
+scored against it (:mod:`handmesh.bench.accuracy`): a speed figure never stands without its accuracy.
 """
 
 from __future__ import annotations
@@ -42,11 +48,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         choices=("auto", *BACKENDS),
                         help="network runtime (default: onnxruntime)")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the network and OpenCV (default: 2)")
-    parser.add_argument("--max-hands", type=int, default=1, help="most hands per frame, both pipelines (default: 1)")
-    parser.add_argument("--redetect-every", type=int, default=10,
-                        help="handmesh: run the detector at least every N frames (default: 10)")
+    parser.add_argument("--max-hands", type=int, default=2,
+                        help="most hands per frame, both pipelines (default: 2, as handmesh.load and the demo)")
+    parser.add_argument("--refine", choices=("landmarks", "none"), default="landmarks",
+                        help="handmesh: fit to MediaPipe's landmarks, or the network alone (default: landmarks)")
+    parser.add_argument("--redetect-every", type=int, default=1,
+                        help="handmesh: run the detector at least every N frames (default: 1, every frame)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default: 10)")
-    parser.add_argument("--repeats", type=int, default=1, help="timed passes over the frames (default: 1)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="timed passes over the frames, per pipeline, alternating (default: 2)")
     parser.add_argument("--hand-landmarker", type=Path, default=None,
                         help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
 
@@ -114,7 +124,10 @@ def run(args: argparse.Namespace) -> int:
     mp_times: list[float] = []
     mp_draw: list[float] = []
     ours_times: list[float] = []
-    ours_found = mp_found = 0
+    latency: list[float] = []
+    last_pass: list[list] = []
+    mp_found = 0
+    mp_last: list[list] = []
     try:
         with MediaPipeHandDetector(bundle, mode="video", max_hands=args.max_hands) as landmarker:
             ts = 0
@@ -124,25 +137,26 @@ def run(args: argparse.Namespace) -> int:
                 ts += 33
             estimator.timings.reset()
             for _ in range(args.repeats):
+                estimator.reset()  # each pass starts a new stream
+                hands_of_pass, ts = _handmesh_pass(estimator, frames, ts, ours_times, latency)
+                last_pass = hands_of_pass
+                mp_last = []
                 for frame in frames:
-                    t0 = time.perf_counter()
-                    hands = estimator(frame, timestamp_ms=ts)
-                    estimator.render(frame, hands)
                     t1 = time.perf_counter()
                     dets = landmarker.detect(frame, ts)
                     t2 = time.perf_counter()
                     _draw_landmarks(frame, dets)
                     t3 = time.perf_counter()
-                    ours_times.append((t1 - t0) * 1e3)
                     mp_times.append((t3 - t1) * 1e3)
                     mp_draw.append((t3 - t2) * 1e3)
-                    ours_found += bool(hands)
                     mp_found += bool(dets)
+                    mp_last.append(dets)
                     ts += 33
         backend = estimator.describe()
         means = estimator.timings.means()
     finally:
         estimator.close()
+    ours_found = sum(bool(h) for h in last_pass) * args.repeats  # every pass sees the same frames
 
     n = len(ours_times)
     cap = float(np.mean(capture_ms))
@@ -169,11 +183,67 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'MediaPipe landmarks only (VIDEO, skeleton)':<44}{mp_fps:>7.1f}{mp_ms:>10.2f}"
           + "".join(f"{mp_row[c]:>11.2f}" if c in mp_row else f"{'-':>11}" for c in cols))
     print(f"ratio handmesh / MediaPipe FPS: {ours_fps / mp_fps:.2f}x  (goal: >= 0.8x; >= 30 FPS end to end)")
+    print(f"handmesh latency from frame to drawn picture: median {float(np.median(latency)):.1f} ms, "
+          f"90th percentile {float(np.percentile(latency, 90)):.1f} ms (one frame in flight)")  # fmt: skip
     print(f"hands found: handmesh {ours_found}/{n} frames, MediaPipe {mp_found}/{n} frames; stage means are over the "
-          "frames where the stage ran (handmesh detect: every frame, the tracker's bookkeeping included; MediaPipe: "
-          "landmarks under detect, the skeleton drawing under render)")  # fmt: skip
+          "frames where the stage ran (MediaPipe: landmarks under detect, the skeleton drawing under render)")
+    print(_accuracy_line(clip, (width, height), frames, last_pass, mp_last))
     return 0
 
+
+def _handmesh_pass(estimator, frames: list[np.ndarray], ts: int, times: list[float],
+                   latency: list[float]) -> tuple[list[list], int]:  # fmt: skip
+    """One timed pass of the demo's loop over ``frames`` with one frame in flight; appends each frame's share of
+    the pass's wall time to ``times`` and each frame's latency; returns the hands per frame and the next time."""
+    hands_per_frame: list[list] = []
+    pending = None
+    t0 = time.perf_counter()
+
+    def finish(p) -> None:  # noqa: ANN001
+        hands = estimator.collect(p)
+        estimator.render(p.frame, hands)
+        latency.append((time.perf_counter() - p.submitted) * 1e3)
+        hands_per_frame.append(hands)
+
+    for frame in frames:
+        nxt = estimator.submit(frame, timestamp_ms=ts)
+        ts += 33
+        if pending is not None:
+            finish(pending)
+        pending = nxt
+    if pending is not None:
+        finish(pending)
+    share = (time.perf_counter() - t0) * 1e3 / max(len(frames), 1)
+    times.extend([share] * len(frames))
+    return hands_per_frame, ts
+
+
+def _accuracy_line(clip: Path, size: tuple[int, int], frames: list[np.ndarray], hands: list[list],
+                   mediapipe: list[list]) -> str:  # fmt: skip
+    """The timed hands against the clip's ground truth, or why there is none."""
+    from dataclasses import replace
+
+    from handmesh.bench.accuracy import score_clip
+    from handmesh.synth.video import load_clip
+
+    if not clip.with_suffix(".json").is_file():
+        return f"accuracy: {clip.name} has no ground-truth sidecar: the FPS above comes without an accuracy figure"
+    truth = load_clip(clip)
+    if (truth.size[1], truth.size[0]) != tuple(size):
+        return f"accuracy: frames resized from {truth.size[1]}x{truth.size[0]}: not scored against the ground truth"
+    acc = score_clip(hands, replace(truth, keypoints2d=truth.keypoints2d[: len(hands)],
+                                    keypoints3d=truth.keypoints3d[: len(hands)]))
+    n = min(len(mediapipe), len(truth.keypoints2d))
+    errors = []
+    for i in range(n):
+        if mediapipe[i]:
+            gt = truth.keypoints2d[i]
+            kp = min(mediapipe[i], key=lambda d: np.linalg.norm(d.keypoints2d - gt, axis=1).mean()).keypoints2d
+            errors.append(np.linalg.norm(kp - gt, axis=1).mean() / np.hypot(*np.ptp(gt, axis=0)))
+    mp_text = f"{float(np.median(errors)):.3f}" if errors else "-"
+    return (f"accuracy of the timed hands against {clip.name}'s ground truth: 2D error {acc.error2d:.3f} of the hand "
+            f"box diagonal (median; MediaPipe's own landmarks {mp_text}), PA-MPJPE {acc.pa_mpjpe_mm:.1f} mm, hands in "
+            f"{acc.found}/{len(hands)} frames, {acc.ghosts} with a ghost")
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m handmesh.bench.pipeline [flags]`` (the same as ``handmesh-bench pipeline``)."""

@@ -34,15 +34,19 @@ def test_bench_prints_both_pipelines_and_the_ratio(hand_landmarker_bundle: Path,
     assert bench.run(args) == 0
     out = capsys.readouterr().out
     assert "4 frames of sample_clip.mp4 at 640x480" in out and "threads 2" in out
-    ours = re.search(r"handmesh \(mesh drawn\)\s+([\d.]+)\s+([\d.]+)((?:\s+[\d.]+){6})", out)
+    ours = re.search(r"handmesh \(mesh drawn\)\s+([\d.]+)\s+([\d.]+)((?:\s+[\d.]+){7})", out)
     mp = re.search(r"MediaPipe landmarks only \(VIDEO, skeleton\)\s+([\d.]+)\s+([\d.]+)", out)
     assert ours and mp, out
     stages = [float(x) for x in ours.group(3).split()]
-    assert all(v > 0 for v in stages)  # capture, detect, crop, network, hand_model, render all timed
+    assert all(v > 0 for v in stages)  # capture, detect, crop, network, fit, hand_model, render all timed
     assert float(ours.group(1)) == pytest.approx(1000 / float(ours.group(2)), abs=0.051)  # FPS to one decimal
     ratio = float(re.search(r"ratio handmesh / MediaPipe FPS: ([\d.]+)x", out).group(1))  # type: ignore[union-attr]
     assert ratio == pytest.approx(float(mp.group(2)) / float(ours.group(2)), abs=0.006)  # FPS ratio = ms ratio
-    assert "hands found: handmesh 4/4 frames, MediaPipe 4/4 frames" in out
+    assert "hands found: handmesh 8/8 frames, MediaPipe 8/8 frames" in out  # two passes of 4 frames each
+    assert re.search(r"latency from frame to drawn picture: median [\d.]+ ms", out)
+    # The timed hands scored against the clip's ground truth, beside the speed.
+    acc = re.search(r"2D error ([\d.]+) of the hand box diagonal .*PA-MPJPE ([\d.]+) mm, hands in 4/4 frames", out)
+    assert acc and 0.0 < float(acc.group(1)) < 0.1 and 0.0 < float(acc.group(2)) < 30.0, out
 
 
 def test_bench_refuses_bad_options() -> None:
