@@ -333,9 +333,6 @@ class LandmarkFitter:
             swung = rotation_between(current_local, target_local) @ local
             angles = sk.clamp(sk.angles_from_rotations(swung, joints), joints)
             phi[:, joints - 1] = np.where((b.w2d[:, children] > 0)[..., None], angles, phi[:, joints - 1])
-        kp = sk.forward(R0, phi, np.zeros((B, 3)), b.rest).keypoints
-        t_all = _solve_translation(kp, b.uv, K, b.w2d)
-        t = np.where(np.isfinite(t_all).all(axis=1, keepdims=True) & (t_all[:, 2:] > 1e-3), t_all, t)
         return R0, phi, t
 
     def _image_points(self, pose: SkeletonPose) -> np.ndarray:
@@ -355,9 +352,9 @@ class LandmarkFitter:
         r2 = (proj - b.uv) / b.scale[:, None, None]
         bone = kp[:, _CHILD_KP] - kp[:, _PARENT_KP]
         r3 = bone / np.maximum(lengths[:, 1:, None], 1e-9) - b.dirs
-        cost = s.image_weight * np.einsum("bn,bnc->b", b.w2d, r2**2)
-        cost += s.direction_weight * np.einsum("bn,bnc->b", b.w3d, r3**2)
-        cost += np.einsum("c,bkc->b", np.asarray(s.prior_weight), (phi - b.phi_net) ** 2)
+        cost = s.image_weight * (b.w2d * (r2**2).sum(axis=-1)).sum(axis=1)
+        cost += s.direction_weight * (b.w3d * (r3**2).sum(axis=-1)).sum(axis=1)
+        cost += ((phi - b.phi_net) ** 2 @ np.asarray(s.prior_weight)).sum(axis=1)
         cost += s.shape_weight * np.sum((betas - b.betas) ** 2, axis=1)
         if b.phi_prev is not None:
             cost += s.temporal_weight * np.sum(np.nan_to_num(phi - b.phi_prev) ** 2, axis=(1, 2))
@@ -370,7 +367,6 @@ class LandmarkFitter:
         sk, s = self.skeleton, self.settings
         R0, phi, t = self._initial(b, K)
         betas = b.betas.copy()
-        t_start = t.copy()
         B = R0.shape[0]
         fit_shape = s.shape_weight > 0
         P = NUM_PARAMS + (10 if fit_shape else 0)
@@ -386,6 +382,14 @@ class LandmarkFitter:
         mu = np.full(B, s.damping)
         lengths = b.lengths
         pose = sk.forward(R0, phi, t, b.rest)
+        # The translation once more, now from every landmark (the start placed the palm only).
+        t_all = _solve_translation(pose.keypoints - t[:, None], b.uv, K, b.w2d)
+        ok = np.isfinite(t_all).all(axis=1) & (t_all[:, 2] > 1e-3)
+        shift = np.where(ok[:, None], t_all - t, 0.0)
+        t = t + shift
+        pose.keypoints += shift[:, None]
+        pose.joints += shift[:, None]
+        t_start = t.copy()
         r2, r3, cost = self._residuals(b, pose, phi, betas, lengths, K)
         fx, fy = K[0, 0], K[1, 1]
         sqrt_w2 = np.sqrt(s.image_weight * b.w2d)[:, :, None, None]  # (B, 21, 1, 1)

@@ -135,6 +135,7 @@ class Skeleton:
         with torch.no_grad():
             posedirs = model.posedirs.double().cpu().numpy().reshape(-1, v_template.shape[0], 3)
         self.tips_posedirs = np.ascontiguousarray(posedirs[:, tips].transpose(1, 2, 0))
+        self._tips_posedirs_flat = np.ascontiguousarray(self.tips_posedirs.reshape(15, 135).T)  # (135, 15)
         self.frame = HandFrame.from_model(model)
         # A_k: columns (flex, spread, twist) per finger joint, (15, 3, 3), orthonormal.
         self.axes = np.stack([self.frame.flex_axes, self.frame.spread_axes, self.frame.twist_axes], axis=-1)
@@ -185,7 +186,7 @@ class Skeleton:
         """Pose the skeleton (see the module docstring for the parameters; ``rest`` from :meth:`rest`)."""
         J, T = rest
         B = R0.shape[0]
-        w = np.einsum("kij,bkj->bki", self.axes, phi)  # (B, 15, 3)
+        w = (self.axes @ phi[..., None])[..., 0]  # (B, 15, 3): w_k = A_k phi_k
         local = np.concatenate([R0[:, None], exp_map(w)], axis=1)  # (B, 16, 3, 3)
         Q = np.empty((B, 16, 3, 3))
         P = np.empty((B, 16, 3))
@@ -193,12 +194,12 @@ class Skeleton:
         for level in _LEVELS:  # parents come one level up, all five fingers at once
             par = self.parents[level]
             bone = J[:, level] - J[:, par]  # (B, 5, 3) rest offsets
-            P[:, level] = P[:, par] + np.einsum("bfij,bfj->bfi", Q[:, par], bone)
+            P[:, level] = P[:, par] + (Q[:, par] @ bone[..., None])[..., 0]
             Q[:, level] = Q[:, par] @ local[:, level]
         # The fingertips' pose blend shapes (features: the finger joints' R - I, as in smplx's lbs).
         features = (local[:, 1:] - np.eye(3)).reshape(B, 135)
-        T = T + np.einsum("fcp,bp->bfc", self.tips_posedirs, features)
-        tips = P[:, _TIP_JOINTS] + np.einsum("bfij,bfj->bfi", Q[:, _TIP_JOINTS], T - J[:, _TIP_JOINTS])
+        T = T + (features @ self._tips_posedirs_flat).reshape(B, 5, 3)
+        tips = P[:, _TIP_JOINTS] + (Q[:, _TIP_JOINTS] @ (T - J[:, _TIP_JOINTS])[..., None])[..., 0]
         kp = np.concatenate([P, tips], axis=1)[:, list(MANO16_TO_21)]
         return SkeletonPose(kp, P, Q, local, w)
 
