@@ -42,7 +42,7 @@ clip table, one row per configuration (mode, refine):
   matched      frames whose closest hand lies within half the true box diagonal (the frames the columns
                below are computed on)
   ghosts       frames with more than one hand (the clip shows one)
-  crop min/med crop side / true hand size (the longer side of the true 2D keypoints' box): min and median
+  crop min/med/max  crop side / true hand size (the longer side of the true 2D keypoints' box)
   2D err       median over frames of the mean 2D keypoint error / the true box diagonal
   PA mm        mean PA-MPJPE, millimetres: per frame, the 21 joints aligned to the truth by rotation, scale and
                translation (Procrustes), then the mean joint distance
@@ -181,6 +181,7 @@ class ClipAccuracy:
         ghosts: frames with more than one hand.
         crop_ratio_min: least crop side / true hand size (longer side of the true 2D keypoints' box).
         crop_ratio_median: median of the same.
+        crop_ratio_max: largest of the same.
         error2d: median over matched frames of the mean 2D keypoint error / the true box diagonal.
         error2d_px: median over matched frames of the mean 2D keypoint error, pixels.
         pa_mpjpe_mm: mean over matched frames of PA-MPJPE, millimetres.
@@ -198,6 +199,7 @@ class ClipAccuracy:
     ghosts: int
     crop_ratio_min: float
     crop_ratio_median: float
+    crop_ratio_max: float
     error2d: float
     error2d_px: float
     pa_mpjpe_mm: float
@@ -316,6 +318,7 @@ def score_clip(hands_per_frame: Sequence[Sequence[Hand]], truth: ClipAnnotations
     return ClipAccuracy(
         clip=Path(clip), mode=mode, refine=refine, frames=n, found=found, matched=int(valid.sum()), ghosts=ghosts,
         crop_ratio_min=_nan_stat(np.min, crop_ratios), crop_ratio_median=_nan_stat(np.median, crop_ratios),
+        crop_ratio_max=_nan_stat(np.max, crop_ratios),
         error2d=_nan_stat(np.median, errors), error2d_px=_nan_stat(np.median, errors_px),
         pa_mpjpe_mm=_nan_stat(np.mean, pa),
         jitter=frame_to_frame_change(pred, valid) / truth_motion if truth_motion > 0 else float("nan"),
@@ -506,6 +509,7 @@ def _num(value: float, fmt: str, width: int) -> str:
 
 
 CLIP_HEADER = (f"{'configuration':<24}{'hands':>9}{'matched':>8}{'ghosts':>7}{'crop min':>9}{'crop med':>9}"
+               f"{'crop max':>9}"
                f"{'2D err':>8}{'PA mm':>8}{'jitter':>8}{'wrong side':>11}")  # fmt: skip
 
 
@@ -514,13 +518,14 @@ def format_clip_row(result: ClipAccuracy) -> str:
     name = f"{result.mode}, {result.refine}"
     return (f"{name:<24}{f'{result.found}/{result.frames}':>9}{result.matched:>8}{result.ghosts:>7}"
             f"{_num(result.crop_ratio_min, '.2f', 9)}{_num(result.crop_ratio_median, '.2f', 9)}"
+            f"{_num(result.crop_ratio_max, '.2f', 9)}"
             f"{_num(result.error2d, '.3f', 8)}{_num(result.pa_mpjpe_mm, '.1f', 8)}{_num(result.jitter, '.2f', 8)}"
             f"{result.wrong_side:>11}")  # fmt: skip
 
 
 def format_baseline_row(pa_mm: float) -> str:
     """The clip table's baseline row: the mean pose's PA-MPJPE only."""
-    return (f"{'mean pose':<24}{'-':>9}{'-':>8}{'-':>7}{'-':>9}{'-':>9}{'-':>8}{_num(pa_mm, '.1f', 8)}{'-':>8}"
+    return (f"{'mean pose':<24}{'-':>9}{'-':>8}{'-':>7}{'-':>9}{'-':>9}{'-':>9}{'-':>8}{_num(pa_mm, '.1f', 8)}{'-':>8}"
             f"{'-':>11}")  # fmt: skip
 
 

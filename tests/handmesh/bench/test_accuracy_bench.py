@@ -22,7 +22,7 @@ from ..detection.conftest import hand_landmarker_bundle  # noqa: F401 - the fixt
 
 FRAMES = 8
 NUM = r"\s+([\d.]+)"
-ROW = re.compile(r"^(video|image), (landmarks|none)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)" + NUM * 5 + r"\s+(\d+)$", re.M)
+ROW = re.compile(r"^(video|image), (landmarks|none)\s+(\d+)/(\d+)\s+(\d+)\s+(\d+)" + NUM * 6 + r"\s+(\d+)$", re.M)
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -106,7 +106,7 @@ def test_help_explains_the_columns(capsys: pytest.CaptureFixture[str]) -> None:
         main(["accuracy", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for column in ("ghosts", "crop min/med", "2D err", "PA mm", "jitter", "wrong side", "mean pose", "tip PCK@0.1",
+    for column in ("ghosts", "crop min/med/max", "2D err", "PA mm", "jitter", "wrong side", "mean pose", "tip PCK@0.1",
                    "bend r", "--frames", "--no-real"):  # fmt: skip
         assert column in out, column
 
@@ -120,12 +120,12 @@ def test_table_on_the_sample_clip(hand_landmarker_bundle: Path,  # noqa: F811
     rows = {(m.group(1), m.group(2)): m.groups()[2:] for m in ROW.finditer(out)}
     assert set(rows) == set(bench.CONFIGURATIONS), out
     parsed = {k: [float(x) for x in v] for k, v in rows.items()}
-    for found, n, matched, ghosts, crop_min, crop_med, err2d, pa, jitter, wrong in parsed.values():
-        assert n == FRAMES and matched <= found <= n and 0 < crop_min <= crop_med and err2d > 0 and pa > 0
+    for found, n, matched, ghosts, crop_min, crop_med, crop_max, err2d, pa, jitter, wrong in parsed.values():
+        assert n == FRAMES and matched <= found <= n and 0 < crop_min <= crop_med <= crop_max and err2d > 0 and pa > 0
     found, n, matched, ghosts, *_, err2d, pa, jitter, wrong = parsed[("video", "landmarks")]
     assert found == matched == FRAMES and ghosts == 0 and wrong == 0
-    assert err2d < parsed[("video", "none")][6]  # the landmark fit brings the keypoints onto the hand
-    baseline = re.search(r"^mean pose\s+-\s+-\s+-\s+-\s+-\s+-\s+([\d.]+)\s+-\s+-$", out, re.M)
+    assert err2d < parsed[("video", "none")][7]  # the landmark fit brings the keypoints onto the hand
+    baseline = re.search(r"^mean pose\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+([\d.]+)\s+-\s+-$", out, re.M)
     assert baseline, out
     assert pa < float(baseline.group(1))  # better than a hand that does not look at the picture
 
