@@ -115,7 +115,8 @@ class FitSettings:
 
 
 def landmark_weights(landmarks2d: np.ndarray | None, landmarks3d: np.ndarray | None, image_size: tuple[int, int],
-                     settings: FitSettings, bone_lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+                     settings: FitSettings, bone_lengths: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
     """Which landmarks to trust: per-keypoint image weights and per-bone direction weights, or None (no fit).
 
     Args:
@@ -484,7 +485,8 @@ def _solve_translation(points: np.ndarray, uv: np.ndarray, K: np.ndarray, weight
 
 
 def _rest_bones(rest: tuple[np.ndarray, np.ndarray], joints: np.ndarray, children: np.ndarray) -> np.ndarray:
-    """Rest vectors from MANO ``joints (F,)`` to 21-keypoints ``children (F,)`` (joints or fingertips), ``(B, F, 3)``."""
+    """Rest vectors from MANO ``joints (F,)`` to 21-keypoints ``children (F,)`` (joints or fingertips),
+    ``(B, F, 3)``."""
     rest_joints, tips = rest
     both = np.concatenate([rest_joints, tips], axis=1)
     return both[:, np.asarray(MANO16_TO_21)[children]] - rest_joints[:, joints]

@@ -26,7 +26,8 @@ def skew(v: np.ndarray) -> np.ndarray:
 
 
 def _coefficients(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``sin t / t``, ``(1 - cos t) / t^2``, ``(t - sin t) / t^3`` (Taylor series near 0) and ``t``, shape (..., 1, 1)."""
+    """``sin t / t``, ``(1 - cos t) / t^2``, ``(t - sin t) / t^3`` (Taylor series near 0) and ``t``, each
+    ``(..., 1, 1)``."""
     t2 = np.einsum("...i,...i->...", w, w)[..., None, None]
     t = np.sqrt(t2)
     small = t < 1e-4

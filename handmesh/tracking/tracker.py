@@ -97,8 +97,11 @@ def drop_contained(boxes: list[np.ndarray], containment: float = 0.7) -> list[in
     """Indices of the boxes to keep: a box lying (``containment`` of its area) inside a larger one is a part of
     that hand reported again (the landmarker does this now and then), and goes."""
     area = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
-    return [j for j in range(len(boxes)) if not any(
-        area[k] > area[j] and box_containment(boxes[j], boxes[k]) > containment for k in range(len(boxes)))]  # fmt: skip
+
+    def inside_larger(j: int) -> bool:
+        return any(area[k] > area[j] and box_containment(boxes[j], boxes[k]) > containment for k in range(len(boxes)))
+
+    return [j for j in range(len(boxes)) if not inside_larger(j)]
 
 
 class HandTracker:

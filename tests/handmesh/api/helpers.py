@@ -148,7 +148,8 @@ class OracleDetector:
         for t in self.truths:
             kp = project(t.joints, self.K)
             world = t.joints - t.joints.mean(axis=0) if self.world else None
-            out.append(HandDetection(np.concatenate([kp.min(0), kp.max(0)]), t.side, 0.9, kp, world))  # type: ignore[arg-type]
+            box = np.concatenate([kp.min(0), kp.max(0)])
+            out.append(HandDetection(box, t.side, 0.9, kp, world))  # type: ignore[arg-type]
         return out
 
     def close(self) -> None:
