@@ -129,17 +129,27 @@ def check_intrinsics(K: Any, width: int, height: int) -> np.ndarray:
         ``(3, 3)`` float64.
 
     Raises:
-        DataError: ``K`` has the wrong shape, non-finite entries or a non-positive focal length.
+        DataError: ``K`` is not a (3, 3) array of numbers, has non-finite entries or a non-positive focal length,
+            is not of the form ``[[fx, s, cx], [0, fy, cy], [0, 0, 1]]`` (a transposed ``K``, or one with a wrong
+            bottom row, would place the hand far off), or has a skew ``s`` above 10 % of ``fx``.
     """
     from handmesh.geometry.camera_solve import default_intrinsics
 
     if K is None:
         return default_intrinsics(width, height)
-    k = np.asarray(K, dtype=np.float64)
+    try:
+        k = np.asarray(K, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(f"K: expected a (3, 3) intrinsics matrix of numbers in pixels, got {K!r:.80}") from None
     if k.shape != (3, 3):
         raise DataError(f"K: expected a (3, 3) intrinsics matrix in pixels, got shape {k.shape}")
     if not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise DataError(f"K: expected finite entries and positive focal lengths fx, fy, got {k.tolist()}")
+    if np.abs(k[1, 0]) + np.abs(k[2, 0]) + np.abs(k[2, 1]) > 1e-6 * k[0, 0] or abs(k[2, 2] - 1.0) > 1e-6:
+        raise DataError(f"K: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]] (pixels), got {k.tolist()}; a "
+                        "transposed K has cx, cy in its bottom row")  # fmt: skip
+    if abs(k[0, 1]) > 0.1 * k[0, 0]:
+        raise DataError(f"K: skew {k[0, 1]:g} is more than 10 % of fx = {k[0, 0]:g}; no camera has that, check K")
     return k
 
 
@@ -250,6 +260,7 @@ class HandEstimator:
         # the caller's thread (a broken prediction drops its track), hence the lock.
         self._detect_worker: ThreadPoolExecutor | None = None
         self._track_lock = threading.Lock()
+        self._closed = False
 
     # ------------------------------------------------------------------------------------------------ models
     def _model(self, side: str) -> Any:
@@ -336,11 +347,19 @@ class HandEstimator:
         model on this thread). Errors raised by the detection are raised here."""
         return self._estimate(pending, pending._targets.result())
 
-    def _prepare(self, frame: Any, K: Any, timestamp_ms: int | None) -> PendingFrame:
+    def _prepare(self, frame: Any, K: Any, timestamp_ms: Any) -> PendingFrame:
+        if self._closed:
+            raise ConfigError("this HandEstimator was closed (its detector is released); load a new one with "
+                              "handmesh.load()")  # fmt: skip
         rgb = check_frame(frame)
         h, w = rgb.shape[:2]
         K = check_intrinsics(K, w, h)
-        if timestamp_ms is None and self.mode == "video":
+        if timestamp_ms is not None:
+            if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(timestamp_ms):  # fmt: skip
+                raise DataError(f"timestamp_ms: expected a finite number of milliseconds, got {timestamp_ms!r:.40}")
+            timestamp_ms = int(timestamp_ms)
+        elif self.mode == "video":
             timestamp_ms = int(time.monotonic() * 1000)
         return PendingFrame(rgb, K, timestamp_ms, time.perf_counter())
 
@@ -587,7 +606,9 @@ class HandEstimator:
         self._filters.clear()
 
     def close(self) -> None:
-        """Stop the detection worker and release the detector (when owned). Idempotent."""
+        """Stop the detection worker and release the detector (when owned). Idempotent; calling the estimator
+        afterwards is an error."""
+        self._closed = True
         if self._detect_worker is not None:
             self._detect_worker.shutdown(wait=True)
             self._detect_worker = None

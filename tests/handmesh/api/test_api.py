@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import handmesh
-from handmesh.errors import DataError, MissingFileError
+from handmesh.errors import ConfigError, DataError, MissingFileError
 
 from .helpers import K_TEST, pose_hand, project, render_hand
 
@@ -156,6 +156,20 @@ def test_bad_intrinsics_are_clear_errors(small_checkpoint: Path) -> None:
             est(frame, np.eye(4))
         with pytest.raises(DataError, match="positive focal"):
             est(frame, np.diag([0.0, 1.0, 1.0]))
+        K = np.array([[500.0, 0.0, 31.5], [0.0, 500.0, 23.5], [0.0, 0.0, 1.0]])
+        # What once was accepted and put the hand ~0.3 m off or at 0.01 m depth:
+        for bad, match in ((K.T, "transposed"), (np.ones((3, 3)), r"\[\[fx, s, cx\]"),
+                           (np.vstack([K[:2], [0.0, 0.0, 0.0]]), "bottom row|0, 0, 1"),
+                           (K + [[0.0, 60.0, 0.0], [0.0] * 3, [0.0] * 3], "skew"),
+                           ([["a", "b", "c"]] * 3, "numbers")):  # fmt: skip
+            with pytest.raises(DataError, match=match):
+                est(frame, bad)
+        assert est(frame, K + [[0.0, 2.0, 0.0], [0.0] * 3, [0.0] * 3]) is not None  # a little skew is fine
+        for ts in ("x", float("nan"), [1]):
+            with pytest.raises(DataError, match="timestamp_ms"):
+                est(frame, K, timestamp_ms=ts)
+    with pytest.raises(ConfigError, match="closed"):  # not a few more frames, then a detector error
+        est(frame)
 
 
 def test_missing_weights_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
