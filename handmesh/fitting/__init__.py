@@ -6,8 +6,10 @@
 
 Where things are:
     landmark_fit.py  LandmarkFitter: checks, initial value, Levenberg-Marquardt with priors and joint limits
-    skeleton.py      the model's 21-keypoint skeleton: shape, forward kinematics, Jacobian (numpy)
+    skeleton.py      the model's 21-keypoint skeleton: shape, forward kinematics, Jacobian
+    _kernels.py      their compiled loops (numba), and the rotation log map
     so3.py           exp / log maps, right Jacobian, Kabsch, smallest rotation between two directions
+    calibrate.py     measuring where a landmark detector puts its landmarks relative to the model's keypoints
 
 The joint limits and anatomical axes come from :mod:`handmesh.hand_model.anatomy`; this package sits below the
 pipeline and above the hand model and geometry.

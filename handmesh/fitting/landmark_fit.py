@@ -180,7 +180,8 @@ class _Batch:
 
     R_net: np.ndarray  # (B, 16, 3, 3)
     phi_net: np.ndarray  # (B, 15, 3)
-    phi_prev: np.ndarray | None  # (B, 15, 3), NaN rows where a hand has no history
+    phi_prev: np.ndarray | None  # (B, 15, 3), zeros where a hand has no history
+    has_prev: np.ndarray  # (B,) bool: the hand has a last frame's fit
     t_net: np.ndarray  # (B, 3)
     uv: np.ndarray  # (B, 21, 2)
     dirs: np.ndarray  # (B, 20, 3) unit landmark bone directions, camera frame
@@ -282,15 +283,16 @@ class LandmarkFitter:
         dirs = bones / np.maximum(norm, 1e-6)
         betas = np.stack([np.asarray(h.betas, np.float64) for h in hands])
         phi_prev = None
+        has_prev = np.zeros(len(hands), bool)
         if self.temporal:
-            phi_prev = np.full((len(hands), 15, 3), np.nan)
+            phi_prev = np.zeros((len(hands), 15, 3))
             for j, h in enumerate(hands):
                 entry = self._history.get(h.track_id) if h.track_id is not None else None
                 if entry is not None and entry[0] == h.handedness:
-                    phi_prev[j] = entry[1]
+                    phi_prev[j], has_prev[j] = entry[1], True
         scale = np.array([np.hypot(*np.ptp(u[w > 0], axis=0)) for u, w in zip(uv, w2d)])
-        return _Batch(R_net, sk.angles_from_rotations(R_net[:, 1:]), phi_prev, t_net, uv, dirs, w2d, w3d, scale,
-                      betas, sk.rest(betas), sk.bone_lengths(betas))  # fmt: skip
+        return _Batch(R_net, sk.angles_from_rotations(R_net[:, 1:]), phi_prev, has_prev, t_net, uv, dirs, w2d, w3d,
+                      scale, betas, sk.rest(betas), sk.bone_lengths(betas))  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- the solver
     def _initial(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -360,7 +362,7 @@ class LandmarkFitter:
         cost += ((phi - b.phi_net) ** 2 @ np.asarray(s.prior_weight)).sum(axis=1)
         cost += s.shape_weight * np.sum((betas - b.betas) ** 2, axis=1)
         if b.phi_prev is not None:
-            cost += s.temporal_weight * np.sum(np.nan_to_num(phi - b.phi_prev) ** 2, axis=(1, 2))
+            cost += s.temporal_weight * np.sum(((phi - b.phi_prev) * b.has_prev[:, None, None]) ** 2, axis=(1, 2))
         return r2, r3, cost
 
     def _solve(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -375,12 +377,13 @@ class LandmarkFitter:
         P = NUM_PARAMS + (10 if fit_shape else 0)
         # Priors and the temporal term act on the angles (and shape) directly: diagonal terms.
         prior = np.zeros((B, P))
-        prior[:, 6:NUM_PARAMS] = np.tile(np.asarray(s.prior_weight), 15)
+        prior_flat = np.tile(np.asarray(s.prior_weight), 15)  # (45,)
+        prior[:, 6:NUM_PARAMS] = prior_flat
         if fit_shape:
             prior[:, NUM_PARAMS:] = s.shape_weight
         temporal = b.phi_prev is not None
         if temporal:
-            has_prev = ~np.isnan(b.phi_prev[:, 0, 0])
+            has_prev = b.has_prev
             prior[:, 6:NUM_PARAMS] += s.temporal_weight * has_prev[:, None]
         mu = np.full(B, s.damping)
         lengths = b.lengths
@@ -425,10 +428,10 @@ class LandmarkFitter:
             H = Jt @ rows  # (B, P, P)
             g = (Jt @ res[..., None])[..., 0]  # (B, P)
             H[:, np.arange(P), np.arange(P)] += prior
-            g[:, 6:NUM_PARAMS] += np.tile(np.asarray(s.prior_weight), 15) * (
+            g[:, 6:NUM_PARAMS] += prior_flat * (
                 phi - b.phi_net).reshape(B, 45)  # fmt: skip
             if temporal:
-                g[:, 6:NUM_PARAMS] += s.temporal_weight * np.nan_to_num(phi - b.phi_prev).reshape(B, 45)
+                g[:, 6:NUM_PARAMS] += s.temporal_weight * ((phi - b.phi_prev) * has_prev[:, None, None]).reshape(B, 45)
             if fit_shape:
                 g[:, NUM_PARAMS:] += s.shape_weight * (betas - b.betas)
             diag = np.einsum("bpp->bp", H)

@@ -1,4 +1,5 @@
-"""The hand model's 21-keypoint skeleton as the landmark fit sees it: forward kinematics and its Jacobian, in numpy.
+"""The hand model's 21-keypoint skeleton as the landmark fit sees it: forward kinematics and its Jacobian (the loops
+compiled with numba in :mod:`handmesh.fitting._kernels`).
 
 The fit poses the skeleton, not the mesh: the 16 joints are MANO's ``J_regressor`` applied to the shaped rest mesh
 (linear in the shape coefficients), moved by forward kinematics as in :func:`smplx.lbs.lbs`; the five fingertips are
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmesh.fitting.so3 import exp_map, log_map, right_jacobian, skew
+from handmesh.fitting._kernels import forward_kinematics, skeleton_jacobian
+from handmesh.fitting.so3 import exp_map, log_map
 from handmesh.hand_model.anatomy import FINGER_CHAINS, HandFrame, joint_limits
 from handmesh.hand_model.keypoints import MANO16_TO_21, MANO_PARENTS
 
@@ -54,6 +56,7 @@ def _ancestor_pairs() -> tuple[np.ndarray, np.ndarray]:
 
 
 PAIR_KEYPOINTS, PAIR_JOINTS = _ancestor_pairs()
+
 
 def _carriers() -> np.ndarray:
     """For each of the 21 keypoints, the MANO joint whose frame carries it: the wrist's own frame for the wrist, the
@@ -85,9 +88,8 @@ def _paths() -> np.ndarray:
 
 _PATHS = _paths()
 
-# MANO joints by depth in the tree (all fingers at once): depth 1 = the five proximal joints, etc.
-_LEVELS = [np.array([c[level] for c in FINGER_CHAINS]) for level in range(3)]
 _TIP_JOINTS = np.array([c[2] for c in FINGER_CHAINS])  # distal joint of each finger, thumb..pinky
+_ORDER21 = np.array(MANO16_TO_21)  # [16 joints, 5 tips] -> the 21-keypoint order
 
 
 @dataclass
@@ -143,7 +145,7 @@ class Skeleton:
         # d(rest bone ending at each keypoint) / d betas, (21, 3, 10); zero for the wrist.
         dirs21 = np.concatenate([self.joints_dirs, self.tips_dirs], axis=0)[list(MANO16_TO_21)]
         self._bone_dirs = np.concatenate([np.zeros((1, 3, 10)), dirs21[1:] - dirs21[list(PARENTS_21[1:])]])
-        self.parents = np.array(MANO_PARENTS)
+        self.parents = np.array(MANO_PARENTS, dtype=np.int64)
 
     # ------------------------------------------------------------------------------------------------ shape
     def rest(self, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -185,22 +187,11 @@ class Skeleton:
                 ) -> SkeletonPose:  # fmt: skip
         """Pose the skeleton (see the module docstring for the parameters; ``rest`` from :meth:`rest`)."""
         J, T = rest
-        B = R0.shape[0]
         w = (self.axes @ phi[..., None])[..., 0]  # (B, 15, 3): w_k = A_k phi_k
-        local = np.concatenate([R0[:, None], exp_map(w)], axis=1)  # (B, 16, 3, 3)
-        Q = np.empty((B, 16, 3, 3))
-        P = np.empty((B, 16, 3))
-        Q[:, 0], P[:, 0] = R0, t
-        for level in _LEVELS:  # parents come one level up, all five fingers at once
-            par = self.parents[level]
-            bone = J[:, level] - J[:, par]  # (B, 5, 3) rest offsets
-            P[:, level] = P[:, par] + (Q[:, par] @ bone[..., None])[..., 0]
-            Q[:, level] = Q[:, par] @ local[:, level]
-        # The fingertips' pose blend shapes (features: the finger joints' R - I, as in smplx's lbs).
-        features = (local[:, 1:] - np.eye(3)).reshape(B, 135)
-        T = T + (features @ self._tips_posedirs_flat).reshape(B, 5, 3)
-        tips = P[:, _TIP_JOINTS] + (Q[:, _TIP_JOINTS] @ (T - J[:, _TIP_JOINTS])[..., None])[..., 0]
-        kp = np.concatenate([P, tips], axis=1)[:, list(MANO16_TO_21)]
+        kp, P, Q, local = forward_kinematics(np.ascontiguousarray(R0, dtype=np.float64), w,
+                                             np.ascontiguousarray(t, dtype=np.float64), np.ascontiguousarray(J),
+                                             np.ascontiguousarray(T), self.parents, _TIP_JOINTS,
+                                             self._tips_posedirs_flat, _ORDER21)  # fmt: skip
         return SkeletonPose(kp, P, Q, local, w)
 
     @staticmethod
@@ -218,15 +209,8 @@ class Skeleton:
                 :data:`CARRIER`), e.g. keypoints moved by :meth:`shifted`. Default: None (the keypoints).
         """
         kp = pose.keypoints if points is None else points
-        B = kp.shape[0]
-        jac = np.zeros((B, 21, 17, 3, 3))  # (hand, keypoint, parameter group, xyz, group's 3 parameters)
-        jac[:, :, 0] = -skew(kp - pose.joints[:, :1])  # global orientation about the wrist
-        jac[:, :, 1] = np.eye(3)  # translation
-        k = PAIR_JOINTS
-        lever = kp[:, PAIR_KEYPOINTS] - pose.joints[:, k]  # (B, P, 3)
-        world_axes = pose.frames[:, k] @ right_jacobian(pose.axis_angle[:, k - 1]) @ self.axes[k - 1]  # (B, P, 3, 3)
-        jac[:, PAIR_KEYPOINTS, k + 1] = -skew(lever) @ world_axes
-        return jac.transpose(0, 1, 3, 2, 4).reshape(B, 21, 3, NUM_PARAMS)
+        return skeleton_jacobian(np.ascontiguousarray(kp, dtype=np.float64), pose.joints, pose.frames,
+                                 pose.axis_angle, self.axes, PAIR_KEYPOINTS, PAIR_JOINTS)  # fmt: skip
 
     def shape_jacobian(self, pose: SkeletonPose) -> np.ndarray:
         """``(B, 21, 3, 10)``: d keypoints / d betas at ``pose`` (the wrist stays at ``t``). Each bone's rest

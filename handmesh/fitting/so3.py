@@ -63,26 +63,10 @@ def log_map(R: np.ndarray) -> np.ndarray:
     Through the unit quaternion (Shepperd's method: the largest of ``w, x, y, z`` is computed from the diagonal),
     which stays accurate near 0 and near pi, where the ``acos`` of the trace does not.
     """
+    from handmesh.fitting._kernels import log_map as kernel
+
     R = np.asarray(R, dtype=np.float64)
-    m00, m11, m22 = R[..., 0, 0], R[..., 1, 1], R[..., 2, 2]
-    tr = m00 + m11 + m22
-    cand = np.stack([1.0 + tr, 1.0 + m00 - m11 - m22, 1.0 - m00 + m11 - m22, 1.0 - m00 - m11 + m22], -1)
-    k = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, k[..., None], -1)[..., 0], 1e-300)) * 2.0  # 4 * largest
-    d21, d02, d10 = R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]
-    s21, s02, s10 = R[..., 2, 1] + R[..., 1, 2], R[..., 0, 2] + R[..., 2, 0], R[..., 1, 0] + R[..., 0, 1]
-    q = np.stack([
-        np.choose(k, [s / 4.0, d21 / s, d02 / s, d10 / s]),
-        np.choose(k, [d21 / s, s / 4.0, s10 / s, s02 / s]),
-        np.choose(k, [d02 / s, s10 / s, s / 4.0, s21 / s]),
-        np.choose(k, [d10 / s, s02 / s, s21 / s, s / 4.0]),
-    ], -1)  # fmt: skip
-    q = q * np.where(q[..., :1] < 0, -1.0, 1.0)  # w >= 0: angle in [0, pi]
-    vec = q[..., 1:]
-    sin_half = np.linalg.norm(vec, axis=-1, keepdims=True)
-    angle = 2.0 * np.arctan2(sin_half, q[..., :1])
-    scale = np.where(sin_half > 1e-12, angle / np.maximum(sin_half, 1e-300), 2.0)  # 2 / cos(0) near identity
-    return vec * scale
+    return kernel(np.ascontiguousarray(R.reshape(-1, 3, 3))).reshape(R.shape[:-2] + (3,))
 
 
 def rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
