@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", type=int, default=None, help="first N frames only (default: all)")
     parser.add_argument("--mode", choices=("video", "image"), default="video",
                         help="estimator mode while recording; video adds the temporal prior (default: video)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed replays of all calls; the median counts (default: 5)")
+    parser.add_argument("--repeats", type=int, default=5,
+                        help="timed replays of all calls; the median counts (default: 5)")
     parser.add_argument("--hand-landmarker", type=Path, default=None,
                         help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
 

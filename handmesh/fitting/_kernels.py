@@ -107,7 +107,8 @@ def forward_kinematics(R0: np.ndarray, w: np.ndarray, t: np.ndarray, joints_rest
                             acc += v * tip_posedirs[(k - 1) * 9 + i * 3 + j, f * 3 + c]
                 tip[c] = acc - joints_rest[b, jd, c]
             for i in range(3):
-                both[16 + f, i] = P[b, jd, i] + Q[b, jd, i, 0] * tip[0] + Q[b, jd, i, 1] * tip[1] + Q[b, jd, i, 2] * tip[2]
+                both[16 + f, i] = (P[b, jd, i] + Q[b, jd, i, 0] * tip[0] + Q[b, jd, i, 1] * tip[1]
+                                   + Q[b, jd, i, 2] * tip[2])  # fmt: skip
         for n in range(21):
             kp[b, n] = both[order21[n]]
     return kp, P, Q, local
@@ -115,7 +116,8 @@ def forward_kinematics(R0: np.ndarray, w: np.ndarray, t: np.ndarray, joints_rest
 
 @njit(cache=True, nogil=True)
 def skeleton_jacobian(points: np.ndarray, joints: np.ndarray, frames: np.ndarray, w: np.ndarray, axes: np.ndarray,
-                      pair_points: np.ndarray, pair_joints: np.ndarray) -> np.ndarray:  # pragma: no cover - numba  # fmt: skip
+                      pair_points: np.ndarray, pair_joints: np.ndarray
+                      ) -> np.ndarray:  # pragma: no cover - numba  # fmt: skip
     """``(B, 21, 3, 51)`` d points / d (global change 3, translation 3, 15 x 3 angles); see
     :meth:`handmesh.fitting.skeleton.Skeleton.jacobian` for the formulas."""
     B = points.shape[0]
@@ -140,7 +142,8 @@ def skeleton_jacobian(points: np.ndarray, joints: np.ndarray, frames: np.ndarray
             _right_jacobian(w[b, k - 1, 0], w[b, k - 1, 1], w[b, k - 1, 2], Jr)
             for i in range(3):
                 for j in range(3):
-                    QJ[i, j] = frames[b, k, i, 0] * Jr[0, j] + frames[b, k, i, 1] * Jr[1, j] + frames[b, k, i, 2] * Jr[2, j]
+                    QJ[i, j] = (frames[b, k, i, 0] * Jr[0, j] + frames[b, k, i, 1] * Jr[1, j]
+                                + frames[b, k, i, 2] * Jr[2, j])  # fmt: skip
             for i in range(3):
                 for j in range(3):
                     M[i, j] = QJ[i, 0] * axes[k - 1, 0, j] + QJ[i, 1] * axes[k - 1, 1, j] + QJ[i, 2] * axes[k - 1, 2, j]
