@@ -30,3 +30,8 @@ class CheckpointError(HandmeshError, ValueError):
 
 class BackendUnavailableError(HandmeshError, RuntimeError):
     """A requested runtime, device or camera is not available on this machine."""
+
+
+class OutputError(HandmeshError, OSError):
+    """An output could not be written completely (a full disk, a file size limit); nothing that existed before was
+    replaced. A fault of the environment rather than of the user's input: command-line tools exit with 1."""

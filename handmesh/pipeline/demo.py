@@ -319,6 +319,7 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
         except KeyboardInterrupt:  # Ctrl-C ends a live run like q does: what was written is kept
             result.stopped = "interrupted"
         result.seconds = time.perf_counter() - t_start
+        result.skipped += int(getattr(source, "skipped", 0))  # undecodable frames or files the source passed over
         if sink is not None:
             kept = sink.close(keep=True)
             sink = None

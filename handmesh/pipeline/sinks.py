@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmesh.errors import BackendUnavailableError, ConfigError
+from handmesh.errors import BackendUnavailableError, ConfigError, OutputError
 from handmesh.utils.atomic import atomic_write_bytes
 
 VIDEO_SUFFIXES = (".mp4",)
@@ -75,20 +75,48 @@ class VideoSink:
         self.frames += 1
 
     def close(self, keep: bool = True) -> Path | None:
-        """Finish the file: move it onto :attr:`path` (``keep``) or delete it.
+        """Finish the file: check it and move it onto :attr:`path` (``keep``), or delete it.
+
+        OpenCV's writer reports no write error (a full disk gives a file that does not play), so the finished file
+        is opened again and its frames counted before it replaces anything.
 
         Returns:
             The video's path, or None when nothing was kept (no frames, or ``keep=False``).
+
+        Raises:
+            OutputError: the file written holds fewer frames than were written to it; it is deleted and an
+                existing :attr:`path` is left as it was.
         """
         if self._writer is not None:
             self._writer.release()
             self._writer = None
         if keep and self.frames and self.tmp.exists():
+            readable = count_video_frames(self.tmp)
+            if readable < self.frames:
+                with contextlib.suppress(FileNotFoundError):
+                    self.tmp.unlink()
+                kept = "left as it was" if self.path.exists() else "not written"
+                raise OutputError(f"{self.path}: the video written holds {readable} readable frame(s) of "
+                                  f"{self.frames} (is the disk full?); {self.path} was {kept}")  # fmt: skip
             os.replace(self.tmp, self.path)
             return self.path
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
         return None
+
+
+def count_video_frames(path: str | os.PathLike) -> int:
+    """How many frames of a video file decode (0 when it does not open)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    try:
+        while cap.isOpened() and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    return n
 
 
 class ImageDirSink:
@@ -113,7 +141,11 @@ class ImageDirSink:
         if not ok:
             raise BackendUnavailableError("OpenCV could not encode a PNG")
         path = self.folder / f"{name}.png"
-        atomic_write_bytes(path, data.tobytes())
+        try:
+            atomic_write_bytes(path, data.tobytes())
+        except OSError as e:  # a full disk or a size limit: the frames written so far stay, this one is not there
+            raise OutputError(f"{path}: could not be written ({e.strerror or e}); {self.frames} frame(s) were "
+                              f"written to {self.folder} before it")  # fmt: skip
         self.frames += 1
         return path
 

@@ -64,8 +64,9 @@ class VideoFileSource:
 
     Args:
         path: the video.
-        max_bad_frames: consecutive undecodable frames skipped before the rest of the file counts as unreadable.
-            Default: 5.
+        max_bad_frames: for a file that does not say how many frames it has: consecutive undecodable frames after
+            which the rest counts as unreadable. A file that does say reads on to its last frame past any damaged
+            stretch (each skipped frame is counted and warned about). Default: 5.
 
     Raises:
         MissingFileError: no such file.
@@ -101,7 +102,7 @@ class VideoFileSource:
         self._pending: tuple[np.ndarray, float] | None = (first, (time.perf_counter() - t0) * 1e3)
 
     def _read_raw(self) -> np.ndarray | None:
-        """The next decodable frame (BGR), skipping up to ``max_bad_frames`` bad ones; None at the end."""
+        """The next decodable frame (BGR), skipping undecodable ones; None at the end."""
         bad = 0
         while True:
             ok, bgr = self._cap.read()
@@ -113,8 +114,14 @@ class VideoFileSource:
                                   stacklevel=3)  # fmt: skip
                 return bgr
             bad += 1
-            # Past the frame count (or without one) a failed read is the end of the file.
-            if self.num_frames <= 0 or self._pos >= self.num_frames or bad > self.max_bad_frames:
+            if self.num_frames <= 0:  # no frame count: a run of failed reads is the end
+                if bad > self.max_bad_frames:
+                    return None
+            elif self._pos >= self.num_frames:  # the frame count is reached: the end, past any damaged stretch
+                damaged = bad - max(0, self._pos - self.num_frames)  # reads past the count are no frames
+                if damaged > 0:
+                    self.skipped += damaged
+                    warnings.warn(f"{self.path}: the last {damaged} frame(s) could not be decoded", stacklevel=3)
                 return None
 
     @property

@@ -242,3 +242,113 @@ def test_window_keys_drive_the_loop(small_checkpoint: Path, monkeypatch: pytest.
     assert result.stopped == "quit" and result.frames == 6 == len(shown)
     assert drawn == [(True, False), (True, True), (True, True), (True, True), (False, True), (False, True)]
     assert all(p.shape == (480, 640, 3) for p in shown)
+
+
+def _damaged_copy(path: Path, stretch: int, seed: int = 0) -> Path:
+    """The sample clip with ``stretch`` bytes of noise a third of the way in."""
+    data = bytearray(SAMPLE_CLIP.read_bytes())
+    at = len(data) // 3
+    data[at:at + stretch] = np.random.default_rng(seed).integers(0, 256, stretch, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_damaged_stretch_in_a_video_is_skipped_not_the_end(small_checkpoint: Path, tmp_path: Path) -> None:
+    """A damaged stretch in the middle once ended the run after 37 of 150 frames, saying "end of source"."""
+    import handmesh
+    from handmesh.pipeline.sources import VideoFileSource
+
+    clip = _damaged_copy(tmp_path / "damaged.mp4", 120_000)
+    with pytest.warns(UserWarning, match="undecodable"):
+        src = VideoFileSource(clip)
+        n = 0
+        while src.read() is not None:
+            n += 1
+    assert src.skipped > 5  # more than the old limit of consecutive bad frames
+    assert n + src.skipped == 150 and n > 100  # the frames after the damage are read
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none", mode="video")
+    with pytest.warns(UserWarning, match="undecodable"):
+        result = run_demo(DemoOptions(video=clip, display=False, output=tmp_path / "o.mp4"), estimator=est)
+    est.close()
+    assert result.frames == n and result.stopped == "end of source"
+    assert f"skipped {src.skipped} bad frame(s)" in result.report()
+
+
+def test_images_summary_counts_files_it_could_not_read(small_checkpoint: Path, tmp_path: Path) -> None:
+    import handmesh
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), np.full((48, 64, 3), 100, np.uint8))
+    (folder / "b.png").write_bytes(b"not a picture")
+    est = handmesh.load(small_checkpoint, backend="torch", detector="none")
+    with pytest.warns(UserWarning, match="b.png"):
+        result = run_demo(DemoOptions(images=folder, display=False, output=tmp_path / "out"), estimator=est)
+    est.close()
+    assert result.frames == 1 and "skipped 1 bad frame(s)" in result.report()
+
+
+def test_a_video_that_does_not_play_never_replaces_a_good_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV's writer reports no error on a full disk: the file is checked before it replaces anything."""
+    from handmesh.errors import OutputError
+    from handmesh.pipeline import sinks
+
+    good = tmp_path / "out.mp4"
+    good.write_bytes(b"a video the user keeps")
+    sink = VideoSink(good, 10)
+    for _ in range(3):
+        sink.write(np.full((48, 64, 3), 100, np.uint8))
+    monkeypatch.setattr(sinks, "count_video_frames", lambda path: 1)  # as if the disk filled after one frame
+    with pytest.raises(OutputError, match=r"1 readable frame\(s\) of 3.*left as it was"):
+        sink.close()
+    assert good.read_bytes() == b"a video the user keeps" and not sink.tmp.exists()
+    monkeypatch.undo()
+    sink = VideoSink(good, 10)
+    sink.write(np.full((48, 64, 3), 100, np.uint8))
+    assert sink.close() == good and count_frames(good) == 1  # a complete file does replace it
+
+
+def test_disk_full_while_writing_the_video_exits_1_and_keeps_the_old_file(small_checkpoint: Path,
+                                                                         tmp_path: Path) -> None:  # fmt: skip
+    """A real write failure: the demo in a child process with a file size limit (RLIMIT_FSIZE, SIGXFSZ ignored)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    resource = pytest.importorskip("resource")
+    good = tmp_path / "out.mp4"
+    good.write_bytes(b"a video the user keeps")
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+        from handmesh.cli.demo import main
+        sys.exit(main(["--video", {str(SAMPLE_CLIP)!r}, "--output", {str(good)!r}, "--max-frames", "40",
+                       "--detector", "none", "--checkpoint", {str(small_checkpoint)!r}, "--backend", "torch",
+                       "--no-display"]))
+    """)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    assert resource is not None
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
+    assert "readable frame(s) of 40" in proc.stderr and "left as it was" in proc.stderr
+    assert good.read_bytes() == b"a video the user keeps"
+
+
+def test_png_frames_on_a_full_disk_are_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from handmesh.errors import OutputError
+    from handmesh.pipeline import sinks
+
+    sink = sinks.ImageDirSink(tmp_path / "frames")
+    sink.write(np.full((8, 8, 3), 100, np.uint8), "f0")
+
+    def full(path, data):  # noqa: ANN001, ANN202
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(sinks, "atomic_write_bytes", full)
+    with pytest.raises(OutputError, match=r"f1\.png: could not be written \(No space left on device\); 1 frame"):
+        sink.write(np.full((8, 8, 3), 100, np.uint8), "f1")
+    assert (tmp_path / "frames" / "f0.png").is_file()
