@@ -244,12 +244,29 @@ def _open_source(opts: DemoOptions, display: bool, log: Callable[[str], None]) -
     return VideoFileSource(SAMPLE_CLIP), True
 
 
-def _check_output(output: Path | None) -> None:
-    """Refuse an ``--output`` that is neither a ``.mp4`` nor a folder, before anything is loaded."""
+def _check_output(output: Path | None, flag: str = "--output", video_allowed: bool = True) -> None:
+    """Refuse an output that cannot be written, before anything is loaded (a whole run used to be lost to a
+    traceback at the end): neither a ``.mp4`` nor a folder, a ``.mp4`` that is a folder, a path below a file, or a
+    folder this process may not write into."""
     from handmesh.pipeline.sinks import is_video_path
 
-    if output is not None and not is_video_path(output) and Path(output).suffix and not Path(output).is_dir():
-        raise ConfigError(f"--output {output}: expected a .mp4 file or a folder for PNG frames")
+    if output is None:
+        return
+    out = Path(output)
+    video = video_allowed and is_video_path(out)
+    if video_allowed and not video and out.suffix and not out.is_dir():
+        raise ConfigError(f"{flag} {out}: expected a .mp4 file or a folder for PNG frames")
+    if video and out.is_dir():
+        raise ConfigError(f"{flag} {out}: is a folder; name a .mp4 file (or drop .mp4 to write PNG frames there)")
+    if not video and out.exists() and not out.is_dir():
+        raise ConfigError(f"{flag} {out}: is a file; expected a folder")
+    parent = out.parent if video else out
+    while not parent.exists() and parent != parent.parent:  # the folders to be made must go below a folder
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{flag} {out}: {parent} is a file, so nothing can be written below it")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{flag} {out}: {parent} is not writable")
 
 
 def _make_sink(output: Path | None, fps: float) -> Any:
@@ -280,6 +297,9 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
     if opts.max_frames is not None and opts.max_frames < 1:
         raise ConfigError(f"--max-frames must be >= 1, got {opts.max_frames}")
     _check_output(opts.output)
+    _check_output(opts.save_mesh, "--save-mesh", video_allowed=False)
+    if opts.camera is not None and opts.camera < 0:
+        raise ConfigError(f"--camera {opts.camera}: camera indices start at 0")
     display = False if opts.display is False else display_available()
     if opts.display and not display:
         log("handmesh-demo: no display available; running headless")

@@ -352,3 +352,26 @@ def test_png_frames_on_a_full_disk_are_one_error(tmp_path: Path, monkeypatch: py
     with pytest.raises(OutputError, match=r"f1\.png: could not be written \(No space left on device\); 1 frame"):
         sink.write(np.full((8, 8, 3), 100, np.uint8), "f1")
     assert (tmp_path / "frames" / "f0.png").is_file()
+
+
+def test_unwritable_outputs_are_refused_before_the_run(small_checkpoint: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    (tmp_path / "dir.mp4").mkdir()
+    (tmp_path / "file.jpg").write_bytes(b"x")
+    (tmp_path / "meshes.obj").write_bytes(b"x")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    video = ["--video", str(SAMPLE_CLIP)]
+    cases = [
+        ([*video, "--output", str(tmp_path / "dir.mp4")], "is a folder"),
+        ([*video, "--output", str(tmp_path / "file.jpg" / "o.mp4")], "is a file, so nothing can be written below it"),
+        ([*video, "--save-mesh", str(tmp_path / "meshes.obj")], "is a file; expected a folder"),
+        (["--camera", "-1"], "camera indices start at 0"),  # once a segmentation fault in OpenCV
+    ]
+    import os
+
+    if os.geteuid() != 0:  # root writes anywhere
+        cases.append(([*video, "--output", str(locked / "o.mp4")], "is not writable"))
+    for args, match in cases:
+        assert main([*args, *_net(small_checkpoint)]) == 2, args
+        assert match in capsys.readouterr().err, args
