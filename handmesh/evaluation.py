@@ -111,7 +111,7 @@ def read_predictions(path: str | os.PathLike, num_samples: int, split: str = "ev
         raise MissingFileError(f"predictions file {path} does not exist")
     fast = _read_predictions_fast(path, num_samples)
     if fast is not None:
-        return fast
+        return _check_plausible(fast, path)
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
@@ -128,7 +128,30 @@ def read_predictions(path: str | os.PathLike, num_samples: int, split: str = "ev
         )
     xyz = _as_points(data[0], path, "xyz_list", NUM_JOINTS, expected)
     verts = _as_points(data[1], path, "verts_list", None, expected)
-    return Predictions(xyz=xyz, verts=verts)
+    return _check_plausible(Predictions(xyz=xyz, verts=verts), path)
+
+
+MAX_COORDINATE_M = 100.0
+"""Largest plausible coordinate of a predicted point, metres: FreiHAND's hands are well within a metre of the
+camera; a value beyond this is a unit or export mistake, and values near the float limit break the alignment."""
+
+
+def _check_plausible(predictions: Predictions, path: Path) -> Predictions:
+    """Refuse predictions that cannot be a hand in front of a camera, or that hold no number at all.
+
+    Raises:
+        DataError: a coordinate beyond :data:`MAX_COORDINATE_M` (naming the first such entry), or every sample NaN.
+    """
+    for name, arr in (("xyz_list", predictions.xyz), ("verts_list", predictions.verts)):
+        with np.errstate(invalid="ignore"):
+            far = np.abs(np.nan_to_num(arr, nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_COORDINATE_M
+        if far.any():
+            i, j, c = (int(v) for v in np.argwhere(far)[0])
+            raise DataError(f"{path}: {name}[{i}][{j}][{c}] = {arr[i, j, c]:g} m; no hand is that far from the "
+                            f"camera (expected metres, |x| <= {MAX_COORDINATE_M:g}): wrong units?")  # fmt: skip
+    if len(predictions.xyz) and not np.isfinite(predictions.xyz).all(axis=(1, 2)).any():
+        raise DataError(f"{path}: every keypoint prediction holds NaN or infinity; nothing can be scored")
+    return predictions
 
 
 def _read_predictions_fast(path: Path, num_samples: int) -> Predictions | None:
@@ -484,8 +507,20 @@ def write_metrics_json(path: str | os.PathLike, result: EvalResult, **context: A
     """Write ``result.to_dict()`` plus ``context`` (split, data folder, predictions file, ...) atomically."""
     payload = {k: str(v) if isinstance(v, os.PathLike) else v for k, v in context.items()}
     payload.update(result.to_dict())
-    atomic_write_json(path, payload, indent=2)
+    # Strict JSON: a metric that could not be computed is null, not the bare NaN many JSON readers reject.
+    atomic_write_json(path, _finite_or_null(payload), indent=2, allow_nan=False)
     return Path(path)
+
+
+def _finite_or_null(obj: Any) -> Any:
+    """``obj`` with every non-finite float (in nested dicts and lists) replaced by None."""
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    if isinstance(obj, (float, np.floating)) and not np.isfinite(obj):
+        return None
+    return obj
 
 
 PER_SAMPLE_COLUMNS: Sequence[str] = (

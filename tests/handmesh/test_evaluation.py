@@ -339,3 +339,33 @@ def test_exported_model_predicts_like_the_checkpoint(tmp_path: Path, monkeypatch
     xyz_o, verts_o = onnx(images, K)
     assert float(xyz_t[:, :, 2].min()) > 0  # in front of the camera
     assert torch.allclose(xyz_o, xyz_t, atol=1e-4) and torch.allclose(verts_o, verts_t, atol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e300, 1e307])
+def test_predictions_kilometres_away_are_refused(freihand, tmp_path: Path, scale: float,
+                                                 capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+    """x1e300 once scored 48 mm with Infinity in metrics.json; x1e307 raised a LinAlgError traceback."""
+    root, ev, _ = freihand
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([(ev["xyz"] * scale).tolist(), ev["verts"].tolist()]))
+    with pytest.raises(DataError, match=r"xyz_list\[\d+\]\[\d+\]\[\d\] = .* m; no hand is that far"):
+        evaluate_prediction_file(pred, root)
+    assert main(["--predictions", str(pred), "--data", str(root), "--no-cache"]) == 2
+    assert "wrong units?" in capsys.readouterr().err
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_all_nan_predictions_are_an_error_and_metrics_json_stays_strict(freihand, tmp_path: Path) -> None:
+    root, ev, _ = freihand
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([np.full_like(ev["xyz"], np.nan).tolist(), ev["verts"].tolist()]))
+    with pytest.raises(DataError, match="every keypoint prediction holds NaN"):
+        evaluate_prediction_file(pred, root)
+    # One NaN sample among good ones still scores; the file written is strict JSON (no bare NaN or Infinity).
+    xyz = ev["xyz"].copy()
+    xyz[1] = np.nan
+    pred.write_text(json.dumps([xyz.tolist(), ev["verts"].tolist()]))
+    report = evaluate_prediction_file(pred, root)
+    text = report.metrics_json.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
