@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -258,6 +259,10 @@ def _check_type(value: Any, hint: Any, key: str, source: str) -> Any:
         raise ConfigError(f"{source}: {key} = {value!r}: expected an integer")
     if not isinstance(value, hint):
         raise ConfigError(f"{source}: {key} = {value!r}: expected {_type_name(hint)}")
+    if hint is float and not math.isfinite(value):
+        # No setting of a model, a loss or an optimizer means anything as NaN or infinity (optim.lr=.nan once
+        # reached torch and failed there with a traceback).
+        raise ConfigError(f"{source}: {key} = {value!r}: expected a finite number")
     return value
 
 

@@ -42,6 +42,9 @@ def test_unknown_key_names_it_and_the_closest_valid_key(tmp_path):
         ("data.versions=[gs, 3]", r"data\.versions = \['gs', 3\]: expected a list of str or null"),
         ("data.val_seed=0.5", r"data\.val_seed = 0\.5: expected int"),
         ("optim.lr", r"expected key=value"),
+        ("optim.lr=.nan", r"optim\.lr = nan: expected a finite number"),  # once a torch traceback
+        ("optim.lr=.inf", r"optim\.lr = inf: expected a finite number"),
+        ("loss.joints3d=-.inf", r"loss\.joints3d = -inf: expected a finite number"),
     ],
 )
 def test_wrong_types_are_named(override, pattern):
