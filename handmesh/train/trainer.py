@@ -364,7 +364,8 @@ class _Run:
     def run(self, resume: str | os.PathLike | None, overwrite: bool) -> TrainResult:
         from tqdm import tqdm
 
-        from handmesh.train.run_log import RunLogger, plot_training_curve
+        from handmesh.train.run_log import TRAIN_LOG, VAL_LOG, RunLogger, plot_training_curve
+        from handmesh.utils.atomic import remove_stale_temporaries
 
         cfg, info = self.cfg, self.info
         resume_ckpt = None
@@ -372,11 +373,18 @@ class _Run:
         if resume is not None:
             resume_ckpt = read_training_checkpoint(resume)
             check_resume_config(resume_ckpt, cfg.model, resume)
-        elif (self.out_dir / LAST_CHECKPOINT).exists() and not overwrite:
-            raise ConfigError(
-                f"train.output_dir {self.out_dir} already holds a run ({LAST_CHECKPOINT}): pass --resume to continue "
-                "it, --overwrite to start again there, or choose another train.output_dir"
-            )
+        elif not overwrite:
+            # Any file a run leaves means a run was there, even one killed before its first last.pt (its best.pt
+            # and logs would be overwritten without a word).
+            held = [n for n in (LAST_CHECKPOINT, BEST_CHECKPOINT, TRAIN_LOG, VAL_LOG) if (self.out_dir / n).exists()]
+            if held:
+                raise ConfigError(
+                    f"train.output_dir {self.out_dir} already holds a run ({', '.join(held)}): pass --resume to "
+                    "continue it, --overwrite to start again there, or choose another train.output_dir"
+                )
+        if info.is_main:  # a write killed mid-way (kill -9) left its temporary file; no other process writes here
+            for name in (LAST_CHECKPOINT, BEST_CHECKPOINT):
+                remove_stale_temporaries(self.out_dir / name)
         self._build(resume_ckpt)
         del resume_ckpt
         c = self.counters

@@ -1,7 +1,8 @@
 """Atomic file writes: write to a temporary file in the same folder, then ``os.replace`` it into place.
 
 A reader (or a resumed run) never sees a half-written checkpoint, JSON file or image: an interrupted write leaves
-only a ``.tmp`` file behind, which the next write to the same path replaces.
+only a ``.<name>.<random>.tmp`` file behind; :func:`remove_stale_temporaries` clears those of a path (a killed
+process cannot).
 
 Permissions are those a plain ``open(path, "w")`` gives: a new file gets ``0o666 & ~umask`` (``tempfile.mkstemp``
 alone would leave every file ``0o600``, unreadable to the user's group and to other tools), and a file that is
@@ -14,6 +15,7 @@ import contextlib
 import json
 import os
 import tempfile
+from glob import escape as glob_escape
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -70,6 +72,22 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> int:
+    """Delete the temporary files that interrupted atomic writes of ``path`` left beside it (``.<name>.*.tmp``).
+    Call it only where no other process is writing ``path``.
+
+    Returns:
+        How many were removed.
+    """
+    path = Path(path)
+    removed = 0
+    for tmp in path.parent.glob(f".{glob_escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+            removed += 1
+    return removed
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

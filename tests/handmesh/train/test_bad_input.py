@@ -101,8 +101,33 @@ def test_run_folder_with_a_run_needs_resume_or_overwrite(make_config) -> None:
     assert (Path(cfg.train.output_dir) / LAST_CHECKPOINT).exists()
 
 
+def test_run_folder_with_only_a_best_checkpoint_is_not_overwritten(make_config) -> None:
+    """A run killed before its first last.pt leaves best.pt and logs; a new run once overwrote them silently."""
+    cfg = make_config("optim.max_steps=1")
+    out = Path(cfg.train.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "best.pt").write_bytes(b"the best network so far")
+    with pytest.raises(ConfigError, match=r"already holds a run \(best\.pt\)"):
+        train(cfg, progress=False)
+    assert (out / "best.pt").read_bytes() == b"the best network so far"
+
+
 def test_impossible_settings_are_named(make_config) -> None:
     with pytest.raises(ConfigError, match="train.amp = fp16 needs a CUDA device"):
         train(make_config("train.amp=fp16", "train.device=cpu"), progress=False)
     with pytest.raises(ConfigError, match="data.batch_size = 64"):
         train(make_config("data.batch_size=64"), progress=False)
+
+
+def test_resume_clears_what_a_killed_checkpoint_write_left(make_config) -> None:
+    """kill -9 during a checkpoint write leaves .last.pt.<random>.tmp; the next run in the folder removes it."""
+    cfg = make_config("optim.max_steps=1")
+    first = train(cfg, progress=False)
+    out = Path(cfg.train.output_dir)
+    stale = [out / ".last.pt.k1ll3d.tmp", out / ".best.pt.x.tmp"]
+    for p in stale:
+        p.write_bytes(b"half a checkpoint")
+    keep = out / ".notes.tmp"
+    keep.write_bytes(b"not ours")
+    train(make_config("optim.max_steps=2"), resume=first.last_checkpoint, progress=False)
+    assert not any(p.exists() for p in stale) and keep.exists()
