@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ import torch
 from handmesh.datasets.annotations import load_annotations
 from handmesh.datasets.freihand import VAL_SEED, FreiHANDDataset, validation_indices
 from handmesh.datasets.freihand_format import NUM_JOINTS, NUM_VERTS, OFFICIAL_COUNTS
-from handmesh.errors import ConfigError, DataError, MissingFileError
+from handmesh.errors import ConfigError, DataError, HandmeshError, MissingFileError
 from handmesh.metrics.freihand import EvalResult, evaluate
 from handmesh.utils.atomic import atomic_open, atomic_write_json
 
@@ -344,7 +344,8 @@ def evaluate_predictor(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     start = 0
     with torch.inference_mode():
-        for batch in tqdm(loader, desc="predicting", unit="batch", disable=not progress):
+        for batch in tqdm(_worker_errors_unwrapped(loader), desc="predicting", unit="batch", total=len(loader),
+                          disable=not progress):  # fmt: skip
             b = len(batch["image"])
             out_xyz, out_verts = predictor(batch["image"], batch["K"])
             out_xyz = _to_numpy(out_xyz)
@@ -363,6 +364,19 @@ def evaluate_predictor(
             skipped.extend(int(start + i) for i in np.flatnonzero(~valid))
             start += b
     return Predictions(xyz=xyz, verts=verts if verts is not None else np.zeros((n, NUM_VERTS, 3)), skipped=skipped)
+
+
+def _worker_errors_unwrapped(loader: Any) -> Iterator[Any]:
+    """Iterate a DataLoader; a user error raised in a worker process (an unreadable image) comes out with its own
+    one-line message instead of the worker's traceback that DataLoader folds into it."""
+    try:
+        yield from loader
+    except HandmeshError as e:
+        text = str(e)
+        if "Original Traceback" not in text:
+            raise
+        last = text.strip().splitlines()[-1]  # "handmesh.errors.DataError: <the message>"
+        raise type(e)(last.split(": ", 1)[1] if ": " in last else last) from None
 
 
 def _to_numpy(x: Any) -> np.ndarray:

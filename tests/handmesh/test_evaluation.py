@@ -369,3 +369,14 @@ def test_all_nan_predictions_are_an_error_and_metrics_json_stays_strict(freihand
     text = report.metrics_json.read_text()
     assert "NaN" not in text and "Infinity" not in text
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_unreadable_image_in_a_loader_worker_is_one_line(freihand, tmp_path: Path) -> None:
+    """With loader workers (handmesh-eval --checkpoint's default) the error once came wrapped in a 15-line
+    DataLoader traceback."""
+    root, ev, _ = freihand
+    (root / "evaluation" / "rgb" / "00000002.jpg").write_bytes(b"broken")
+    with pytest.raises(DataError) as info:
+        evaluate_with_predictor(LookupPredictor(ev), root, output_dir=tmp_path / "a", progress=False, num_workers=1)
+    message = str(info.value)
+    assert "00000002.jpg" in message and "\n" not in message and "Traceback" not in message
