@@ -254,6 +254,7 @@ def _sparse_to_dense(rec: _SparseRecord, source: str) -> np.ndarray:
         raise DataError(f"{source}: sparse matrix {rec.pickled_as} is inconsistent (indptr/indices/data sizes)")
     if indices.size and (indices.min() < 0 or indices.max() >= minor):
         raise DataError(f"{source}: sparse matrix {rec.pickled_as} has an index out of range")
+    _check_size(float(shape[0]) * float(shape[1]), source, f"sparse matrix {rec.pickled_as}")
     dense = np.zeros(shape, dtype=np.float64)
     major_idx = np.repeat(np.arange(major), np.diff(indptr))
     rows, cols = (indices, major_idx) if rec.layout == "csc" else (major_idx, indices)
@@ -261,16 +262,49 @@ def _sparse_to_dense(rec: _SparseRecord, source: str) -> np.ndarray:
     return dense
 
 
-def _chumpy_to_array(rec: _ChumpyRecord, source: str, visiting: set[int]) -> np.ndarray:
+MAX_ARRAY_ELEMENTS = 20_000_000
+"""Largest array a MANO pickle may ask for (160 MB of float64; the real files' largest, posedirs, has 315,090
+elements): a chumpy ``Tile`` or ``Repeat`` with huge factors is refused before anything is allocated."""
+
+MAX_NESTING = 100
+"""Deepest nesting of lists, dicts and chumpy terms accepted (the real files nest a few levels)."""
+
+
+def _check_size(count: float, source: str, what: str) -> None:
+    if count > MAX_ARRAY_ELEMENTS:
+        raise DataError(f"{source}: {what} would make an array of {count:.3g} elements; a MANO model holds no "
+                        f"array above {MAX_ARRAY_ELEMENTS:,}")  # fmt: skip
+
+
+def _tile(a: np.ndarray, reps: Any, source: str) -> np.ndarray:
+    factors = np.atleast_1d(np.asarray(reps, dtype=np.float64))
+    _check_size(float(a.size) * float(np.prod(factors)), source, "chumpy Tile")
+    return np.tile(a, reps)
+
+
+def _repeat(a: np.ndarray, repeats: Any, axis: Any, source: str) -> np.ndarray:
+    r = np.asarray(repeats, dtype=np.float64)
+    total = float(a.size) * float(r.max() if r.size else 0.0) if axis is None or r.ndim else float(a.size) * float(r)
+    _check_size(total, source, "chumpy Repeat")
+    return np.repeat(a, repeats, axis)
+
+
+def _dot(a: np.ndarray, b: np.ndarray, source: str) -> np.ndarray:
+    rows, cols = float(np.prod(a.shape[:-1])), float(np.prod(b.shape[1:] if b.ndim > 1 else ()))
+    _check_size(rows * cols, source, "chumpy dot")
+    return a.dot(b)
+
+
+def _chumpy_to_array(rec: _ChumpyRecord, source: str, visiting: set[int], depth: int = 0) -> np.ndarray:
     state = rec.state if isinstance(rec.state, dict) else {}
 
     def val(key: str) -> np.ndarray:
         if key not in state:
             raise DataError(f"{source}: chumpy {rec.pickled_as} has no '{key}'")
-        return np.asarray(_to_plain(state[key], source, visiting), dtype=np.float64)
+        return np.asarray(_to_plain(state[key], source, visiting, depth + 1), dtype=np.float64)
 
     def term(key: str, default: Any = None) -> Any:
-        return _to_plain(state.get(key, default), source, visiting)
+        return _to_plain(state.get(key, default), source, visiting, depth + 1)
 
     op = rec.op
     ops: dict[str, Callable[[], np.ndarray]] = {
@@ -283,8 +317,8 @@ def _chumpy_to_array(rec: _ChumpyRecord, source: str, visiting: set[int]) -> np.
             else val("a").ravel()[np.asarray(term("idxs"), dtype=np.int64)]
         ),
         "Concatenate": lambda: np.concatenate([val(k) for k in term("dterms", ())], axis=term("axis", 0)),
-        "Tile": lambda: np.tile(val("a"), term("reps")),
-        "Repeat": lambda: np.repeat(val("a"), term("repeats"), term("axis")),
+        "Tile": lambda: _tile(val("a"), term("reps"), source),
+        "Repeat": lambda: _repeat(val("a"), term("repeats"), term("axis"), source),
         "swapaxes": lambda: np.swapaxes(val("a"), term("axis1"), term("axis2")),
         "rollaxis": lambda: np.rollaxis(val("a"), term("axis"), term("start", 0)),
         "AtleastNd": lambda: {1: np.atleast_1d, 2: np.atleast_2d, 3: np.atleast_3d}[term("ndims")](val("x")),
@@ -293,7 +327,7 @@ def _chumpy_to_array(rec: _ChumpyRecord, source: str, visiting: set[int]) -> np.
         "multiply": lambda: val("a") * val("b"),
         "divide": lambda: val("x1") / val("x2"),
         "negative": lambda: -val("x"),
-        "dot": lambda: val("a").dot(val("b")),
+        "dot": lambda: _dot(val("a"), val("b"), source),
         "sum": lambda: np.sum(val("x"), axis=term("axis")),
         "power": lambda: np.power(val("x"), val("pow")),
     }
@@ -305,21 +339,23 @@ def _chumpy_to_array(rec: _ChumpyRecord, source: str, visiting: set[int]) -> np.
         raise DataError(f"{source}: cannot evaluate chumpy {rec.pickled_as}: {e}") from None
 
 
-def _to_plain(obj: Any, source: str, visiting: set[int] | None = None) -> Any:
+def _to_plain(obj: Any, source: str, visiting: set[int] | None = None, depth: int = 0) -> Any:
     """Replace records by numpy arrays, recursively through dicts, lists and tuples."""
     visiting = set() if visiting is None else visiting
     if isinstance(obj, (_ChumpyRecord, _SparseRecord, dict, list, tuple)):
         if id(obj) in visiting:
             raise DataError(f"{source}: the pickle contains a reference cycle")
+        if depth > MAX_NESTING:
+            raise DataError(f"{source}: values nested more than {MAX_NESTING} levels deep; not a MANO model")
         visiting.add(id(obj))
         try:
             if isinstance(obj, _ChumpyRecord):
-                return _chumpy_to_array(obj, source, visiting)
+                return _chumpy_to_array(obj, source, visiting, depth)
             if isinstance(obj, _SparseRecord):
                 return _sparse_to_dense(obj, source)
             if isinstance(obj, dict):
-                return {k: _to_plain(v, source, visiting) for k, v in obj.items()}
-            return type(obj)(_to_plain(v, source, visiting) for v in obj)
+                return {k: _to_plain(v, source, visiting, depth + 1) for k, v in obj.items()}
+            return type(obj)(_to_plain(v, source, visiting, depth + 1) for v in obj)
         finally:
             visiting.discard(id(obj))
     if isinstance(obj, _Record):
@@ -356,6 +392,8 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
             raise
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
             raise DataError(f"{source}: not a readable MANO pickle ({type(e).__name__}: {e})") from None
+        except RecursionError:
+            raise DataError(f"{source}: values nested too deeply to be a MANO model") from None
     if not isinstance(raw, dict):
         raise DataError(f"{source}: not a MANO model: the pickle holds a {type(raw).__name__}, expected a dict")
     return _to_plain(raw, source)

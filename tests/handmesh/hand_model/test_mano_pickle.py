@@ -258,3 +258,30 @@ def test_loading_needs_neither_scipy_nor_chumpy(mano_dir: Path, monkeypatch: pyt
     right = load_mano_pickle(mano_dir / "MANO_RIGHT.pkl")
     left = load_mano_pickle(mano_dir / "MANO_LEFT.pkl")
     assert right.J_regressor.shape == left.J_regressor.shape == (16, 778)
+
+
+@pytest.mark.parametrize("case", ["Tile", "Repeat", "dot"])
+def test_chumpy_terms_asking_for_huge_arrays_are_refused_before_allocating(tmp_path: Path, case: str) -> None:
+    """A Tile with reps (1e7, 1e7) once ran out of memory; a file may not ask for more than a MANO model holds."""
+    chumpy = _Chumpy()
+    build = {
+        "Tile": lambda: chumpy.node("chumpy.reordering", "Tile", a=chumpy.ch(A), reps=(10_000_000, 10_000_000)),
+        "Repeat": lambda: chumpy.node("chumpy.reordering", "Repeat", a=chumpy.ch(A), repeats=10**12, axis=None),
+        "dot": lambda: chumpy.node("chumpy.ch_ops", "dot", a=chumpy.ch(np.ones((100_000, 1))),
+                                   b=chumpy.ch(np.ones((1, 100_000)))),
+    }[case]  # fmt: skip
+    path = chumpy.dump(tmp_path / "huge.pkl", build())
+    with pytest.raises(DataError, match=rf"chumpy {case} would make an array of .* elements"):
+        read_mano_pickle(path)
+
+
+def test_deeply_nested_values_are_refused(tmp_path: Path) -> None:
+    """A list nested 200,000 deep once ended in a RecursionError."""
+    n = 200_000
+    # Written opcode by opcode (pickle.dumps itself recurses): {"v": [[[...]]]}: PROTO 2, EMPTY_DICT, the key,
+    # n + 1 EMPTY_LISTs, n APPENDs folding each list into the one below, SETITEM, STOP.
+    key = b"X" + (1).to_bytes(4, "little") + b"v"
+    path = tmp_path / "deep.pkl"
+    path.write_bytes(b"\x80\x02}" + key + b"]" * (n + 1) + b"a" * n + b"s.")
+    with pytest.raises(DataError, match="nested"):
+        read_mano_pickle(path)
