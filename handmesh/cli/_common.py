@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -12,10 +13,15 @@ from handmesh.errors import HandmeshError, OutputError
 F = TypeVar("F", bound=Callable[..., int | None])
 
 
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
 def user_errors_exit(fn: F) -> F:
     """Decorate a ``main(argv=None)``: a :class:`HandmeshError` (or a ``ValueError``/``KeyError`` raised by the
     backbone for a bad checkpoint or variant name) prints ``error: <message>`` to stderr and returns 2, an
-    :class:`~handmesh.errors.OutputError` (the environment's fault: a full disk) returns 1; Ctrl-C returns 130.
+    :class:`~handmesh.errors.OutputError` or an ``OSError`` of a full disk or a file size limit (the environment's
+    fault) prints one line and returns 1 (every file is written atomically, so none is left half written); Ctrl-C
+    returns 130.
     Other exceptions are bugs and keep their traceback."""
 
     @functools.wraps(fn)
@@ -26,6 +32,13 @@ def user_errors_exit(fn: F) -> F:
             return fn(*args, **kwargs) or 0
         except OutputError as e:
             print(f"error: {e}", file=sys.stderr)
+            return 1
+        except OSError as e:
+            if e.errno not in _DISK_FULL:
+                raise
+            where = f"{e.filename}: " if e.filename else ""
+            print(f"error: {where}{e.strerror or e} (the disk is full or a file size limit was reached); files "
+                  "written before are complete and were not replaced", file=sys.stderr)  # fmt: skip
             return 1
         except (HandmeshError, BackboneError) as e:
             print(f"error: {e}", file=sys.stderr)

@@ -14,8 +14,9 @@ Written under the output folder::
 
 Work is split into fixed chunks of consecutive annotations; every sample's randomness is keyed by its index, so the
 bytes written depend on the seed and the settings, not on the number of worker processes. A chunk's annotations go
-to ``.synth_parts/`` only after its images are on disk; ``--resume`` redoes exactly the chunks without such a part,
-and the final JSON files are assembled (atomically) only when every chunk is done.
+to ``.synth_parts/`` only after its images are on disk; ``--resume`` redoes exactly the chunks without such a part
+or with an image missing, and the final JSON files are assembled (atomically) only when every chunk is done. On a
+finished dataset ``--resume`` makes missing images again, identical to the lost ones.
 """
 
 from __future__ import annotations
@@ -194,6 +195,26 @@ def _encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     return buf.tobytes()
 
 
+def chunk_files(out: Path, cfg: SynthConfig, split: str, chunk: int) -> list[Path]:
+    """The image files one chunk writes (RGB for every version, and masks where enabled)."""
+    start = chunk * cfg.chunk_size
+    stop = min(start + cfg.chunk_size, cfg.count(split))
+    n_versions = cfg.versions if split == "training" else 1
+    files = [out / split / "rgb" / f"{i + cfg.count(split) * k:08d}.jpg" for i in range(start, stop)
+             for k in range(n_versions)]  # fmt: skip
+    if split == "training" and cfg.masks:
+        files += [out / split / "mask" / f"{i:08d}.jpg" for i in range(start, stop)]
+    return files
+
+
+def _chunk_done(out: Path, cfg: SynthConfig, split: str, chunk: int, *, needs_part: bool = True) -> bool:
+    """A chunk is done when its annotations are recorded and every image it names is on disk (a record alone is
+    not trusted: an image may have been deleted since)."""
+    if needs_part and not part_path(out, split, chunk).is_file():
+        return False
+    return all(p.is_file() for p in chunk_files(out, cfg, split, chunk))
+
+
 def part_path(out: Path, split: str, chunk: int) -> Path:
     """Where a finished chunk's annotations are kept until the final JSON files are written."""
     return out / PARTS_DIR / split / f"{chunk:06d}.json"
@@ -347,10 +368,9 @@ def generate_dataset(
     if out.exists() and not out.is_dir():
         raise DataError(f"output path {out} exists and is not a folder")
     nonempty = out.is_dir() and any(out.iterdir())
+    complete = False
     if nonempty and resume:
-        rec = _check_resume(out, config)
-        if rec.get("complete"):
-            return SynthReport(out, 0, sum(config.images_in(*t) for t in config.tasks()), 0.0, 0.0, workers)
+        complete = bool(_check_resume(out, config).get("complete"))
     elif nonempty and overwrite:
         _remove_previous(out)
     elif nonempty:
@@ -362,10 +382,14 @@ def generate_dataset(
             (out / split / "rgb").mkdir(parents=True, exist_ok=True)
     if config.masks and config.num_train:
         (out / "training" / "mask").mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / CONFIG_FILE, _config_record(config, complete=False), indent=1)
-
     tasks = config.tasks()
-    todo = [t for t in tasks if not part_path(out, *t).is_file()]
+    # A finished dataset keeps no chunk records: there only missing images are made again (every sample's
+    # randomness is keyed by its index, so they come out byte for byte as before) and the JSON files stand.
+    todo = [t for t in tasks if not _chunk_done(out, config, *t, needs_part=not complete)]
+    if complete and not todo:
+        return SynthReport(out, 0, sum(config.images_in(*t) for t in tasks), 0.0, 0.0, workers)
+    if not complete:
+        atomic_write_json(out / CONFIG_FILE, _config_record(config, complete=False), indent=1)
     skipped = sum(config.images_in(*t) for t in tasks if t not in todo)
     for split in SPLITS:
         (out / PARTS_DIR / split).mkdir(parents=True, exist_ok=True)
@@ -395,8 +419,9 @@ def generate_dataset(
                 for _, _, n in pool.imap_unordered(_run_chunk, todo):
                     done += n
                     bar.update(n)
-    _write_final_json(out, config)
-    atomic_write_json(out / CONFIG_FILE, _config_record(config, complete=True), indent=1)
+    if not complete:
+        _write_final_json(out, config)
+        atomic_write_json(out / CONFIG_FILE, _config_record(config, complete=True), indent=1)
     shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
     seconds = time.perf_counter() - t0
     return SynthReport(out, done, skipped, seconds, done / seconds if seconds > 0 else 0.0,

@@ -52,3 +52,26 @@ def test_video_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert out.stat().st_size > 0 and out.with_suffix(".json").stat().st_size > 0
     assert main(args) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_full_disk_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """A file size limit in a child process (RLIMIT_FSIZE, SIGXFSZ ignored) stands in for a full disk; the run
+    once ended in an OSError traceback."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    pytest.importorskip("resource")
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3_000, 3_000))
+        from handmesh.cli.synth import main
+        sys.exit(main([{str(tmp_path / "ds")!r}, "--train", "4", "--eval", "0", "--chunk-size", "2", "--quiet"]))
+    """)  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines[-1].startswith("error: ") and "file size limit" in lines[-1] and "Traceback" not in proc.stderr

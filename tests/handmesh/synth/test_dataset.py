@@ -198,6 +198,33 @@ def test_interrupted_run_resumes_to_the_same_bytes(small: Path, tmp_path: Path, 
     assert tree_bytes(out) == tree_bytes(small)
     again = generate_dataset(out, SMALL, resume=True, progress=False)
     assert again.images == 0 and again.skipped == 46
+    # An image of a finished dataset deleted since: --resume makes it again (it once said done, image missing).
+    lost = out / "training" / "rgb" / "00000025.jpg"
+    lost.unlink()
+    mended = generate_dataset(out, SMALL, resume=True, progress=False)
+    assert lost.is_file() and mended.images == 16  # the one chunk (8 samples x 2 versions) that named it
+    assert tree_bytes(out) == tree_bytes(small)
+
+
+def test_resume_redoes_a_recorded_chunk_whose_image_is_gone(small: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "resumed"
+    real = synth_dataset._run_chunk
+    calls = {"n": 0}
+
+    def interrupt_after_two(task):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(task)
+
+    monkeypatch.setattr(synth_dataset, "_run_chunk", interrupt_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        generate_dataset(out, SMALL, workers=1, progress=False)
+    monkeypatch.setattr(synth_dataset, "_run_chunk", real)
+    (out / "training" / "rgb" / "00000003.jpg").unlink()  # from the first, recorded chunk
+    report = generate_dataset(out, SMALL, resume=True, progress=False)
+    assert report.skipped == 16  # only the second recorded chunk is trusted
+    assert tree_bytes(out) == tree_bytes(small)
 
 
 def test_failure_while_assembling_json_leaves_no_half_written_file(tmp_path: Path, monkeypatch) -> None:
