@@ -250,7 +250,7 @@ def _check_type(value: Any, hint: Any, key: str, source: str) -> Any:
     if hint is float and isinstance(value, str):
         # YAML 1.1 reads "1e-3" (no dot) as a string; accept any spelling Python accepts as a float.
         try:
-            return float(value)
+            value = float(value)
         except ValueError:
             pass
     if hint is bool and not isinstance(value, bool):

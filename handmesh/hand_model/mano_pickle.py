@@ -394,6 +394,9 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
             raise DataError(f"{source}: not a readable MANO pickle ({type(e).__name__}: {e})") from None
         except RecursionError:
             raise DataError(f"{source}: values nested too deeply to be a MANO model") from None
+        except (MemoryError, OverflowError):  # a frame or string length no file of this size can hold
+            raise DataError(f"{source}: not a readable MANO pickle (it announces a record larger than the file, "
+                            f"{path.stat().st_size:,} bytes)") from None
     if not isinstance(raw, dict):
         raise DataError(f"{source}: not a MANO model: the pickle holds a {type(raw).__name__}, expected a dict")
     return _to_plain(raw, source)

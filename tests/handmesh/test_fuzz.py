@@ -213,6 +213,8 @@ PICKLE_LEAVES = st.integers() | st.floats() | st.text(max_size=4) | st.none() | 
 @_runs(200)
 @given(content=st.binary(max_size=200) | st.dictionaries(st.text(max_size=5), _nested(PICKLE_LEAVES), max_size=4),
        protocol=st.sampled_from([0, 2, 5]))  # fmt: skip
+@example(content=b"\x95\x00\x00\x00\x00\x00\x00\x00\x80", protocol=0)  # a FRAME longer than any file
+@example(content=b"\x95\x00\x00\x00\x00\x00\x00\x00\x01", protocol=0)
 def test_mano_pickles_are_read_or_refused(content: object, protocol: int) -> None:
     from handmesh.hand_model.mano_pickle import read_mano_pickle
 
@@ -236,6 +238,7 @@ YAML_VALUES = st.sampled_from([".nan", ".inf", "-.inf", "1e-3", "[gs, 3]", "null
 
 @_runs(200)
 @given(st.lists(st.tuples(st.sampled_from(CONFIG_KEYS), YAML_VALUES), max_size=3))
+@example([("optim.lr", "1e400")])  # YAML reads it as a string; as a float it is infinity
 def test_config_overrides_are_taken_or_refused(overrides: list[tuple[str, str]]) -> None:
     import math
 
