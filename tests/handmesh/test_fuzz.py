@@ -239,6 +239,7 @@ YAML_VALUES = st.sampled_from([".nan", ".inf", "-.inf", "1e-3", "[gs, 3]", "null
 @_runs(200)
 @given(st.lists(st.tuples(st.sampled_from(CONFIG_KEYS), YAML_VALUES), max_size=3))
 @example([("optim.lr", "1e400")])  # YAML reads it as a string; as a float it is infinity
+@example([("optim", "?")])  # YAML reads "?" as {None: None}: a key that is no name
 def test_config_overrides_are_taken_or_refused(overrides: list[tuple[str, str]]) -> None:
     import math
 
