@@ -145,7 +145,7 @@ def check_intrinsics(K: Any, width: int, height: int) -> np.ndarray:
         raise DataError(f"K: expected a (3, 3) intrinsics matrix in pixels, got shape {k.shape}")
     if not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise DataError(f"K: expected finite entries and positive focal lengths fx, fy, got {k.tolist()}")
-    if np.abs(k[1, 0]) + np.abs(k[2, 0]) + np.abs(k[2, 1]) > 1e-6 * k[0, 0] or abs(k[2, 2] - 1.0) > 1e-6:
+    if max(abs(k[1, 0]), abs(k[2, 0]), abs(k[2, 1])) > 1e-6 * k[0, 0] or abs(k[2, 2] - 1.0) > 1e-6:
         raise DataError(f"K: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]] (pixels), got {k.tolist()}; a "
                         "transposed K has cx, cy in its bottom row")  # fmt: skip
     if abs(k[0, 1]) > 0.1 * k[0, 0]:
