@@ -33,6 +33,9 @@ def user_errors_exit(fn: F) -> F:
         except OutputError as e:
             print(f"error: {e}", file=sys.stderr)
             return 1
+        except (HandmeshError, BackboneError) as e:  # MissingFileError is an OSError too: it belongs here
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         except OSError as e:
             if e.errno not in _DISK_FULL:
                 raise
@@ -40,9 +43,6 @@ def user_errors_exit(fn: F) -> F:
             print(f"error: {where}{e.strerror or e} (the disk is full or a file size limit was reached); files "
                   "written before are complete and were not replaced", file=sys.stderr)  # fmt: skip
             return 1
-        except (HandmeshError, BackboneError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             return 130

@@ -454,11 +454,10 @@ class HandEstimator:
         for e in estimates:
             target, crop, side = e.target, e.crop, e.target.handedness
             R, shape, t, joints, verts = e.rotmats, e.betas, e.translation, e.joints, e.vertices
-            refined = e.fit is not None and e.fit.refined
-            repose = self.transfer or refined
-            if refined:
-                assert e.fit is not None
-                R, shape, t = np.asarray(e.fit.rotmats), np.asarray(e.fit.betas), np.asarray(e.fit.translation)
+            fit = e.fit if e.fit is not None and e.fit.refined else None
+            repose = self.transfer or fit is not None
+            if fit is not None:
+                R, shape, t = np.asarray(fit.rotmats), np.asarray(fit.betas), np.asarray(fit.translation)
             if self.smoothing and target.track_id is not None:
                 seen.add(target.track_id)
                 smooth = self._filter(target.track_id, side)(
@@ -472,22 +471,20 @@ class HandEstimator:
                 shape = np.zeros(10)
             if repose:
                 verts, joints = self._pose(side, R, shape)
-            if refined and self.smoothing and target.track_id is not None and e.fit is not None \
-                    and e.fit.keypoints is not None:  # fmt: skip
+            if fit is not None and fit.keypoints is not None and self.smoothing and target.track_id is not None:
                 # The smoothed hand goes where the fit put this frame's hand in the image: smoothing steadies the
                 # pose without making the overlay lag behind a moving hand.
                 from handmesh.geometry.camera_solve import solve_translation
 
-                uv = project_pinhole(np.asarray(e.fit.keypoints, np.float64), K, min_depth=1e-9)
+                uv = project_pinhole(np.asarray(fit.keypoints, np.float64), K, min_depth=1e-9)
                 placed = np.asarray(solve_translation(joints[None], uv[None], K), np.float64)[0]
                 if np.all(np.isfinite(placed)) and placed[2] > 1e-3:
                     t = placed
             joints_cam = joints + t
             joints2d = project_pinhole(joints_cam, K, min_depth=1e-9)
             hand = self._hand(side, target, crop, R, shape, verts + t, joints_cam, joints2d, t, K)
-            if refined:
-                assert e.fit is not None
-                hand.refined, hand.fit_residual_px = True, float(e.fit.residual_px)
+            if fit is not None:
+                hand.refined, hand.fit_residual_px = True, float(fit.residual_px)
             hands.append(hand)
             if self._tracker is not None and target.track_id is not None and target.landmarks2d is None:
                 # A detector without landmarks: the crop's centre follows the network's keypoints (its size stays

@@ -170,8 +170,8 @@ def test_impossible_requests_are_clear_errors(tmp_path: Path, field: str, value,
     assert not (tmp_path / "x").exists()
 
 
-def test_interrupted_run_resumes_to_the_same_bytes(small: Path, tmp_path: Path, monkeypatch) -> None:
-    out = tmp_path / "resumed"
+def _interrupted_run(out: Path, monkeypatch) -> None:
+    """Generate SMALL into ``out`` and interrupt it (Ctrl-C) as the third chunk starts: two chunks are done."""
     real = synth_dataset._run_chunk
     calls = {"n": 0}
 
@@ -185,6 +185,11 @@ def test_interrupted_run_resumes_to_the_same_bytes(small: Path, tmp_path: Path, 
     with pytest.raises(KeyboardInterrupt):
         generate_dataset(out, SMALL, workers=1, progress=False)
     monkeypatch.setattr(synth_dataset, "_run_chunk", real)
+
+
+def test_interrupted_run_resumes_to_the_same_bytes(small: Path, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "resumed"
+    _interrupted_run(out, monkeypatch)
     # Interrupted: no final JSON, two finished chunks kept, the run marked incomplete.
     assert not list(out.glob("*_K.json"))
     assert len(list((out / synth_dataset.PARTS_DIR).rglob("*.json"))) == 2
@@ -208,19 +213,7 @@ def test_interrupted_run_resumes_to_the_same_bytes(small: Path, tmp_path: Path, 
 
 def test_resume_redoes_a_recorded_chunk_whose_image_is_gone(small: Path, tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "resumed"
-    real = synth_dataset._run_chunk
-    calls = {"n": 0}
-
-    def interrupt_after_two(task):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(task)
-
-    monkeypatch.setattr(synth_dataset, "_run_chunk", interrupt_after_two)
-    with pytest.raises(KeyboardInterrupt):
-        generate_dataset(out, SMALL, workers=1, progress=False)
-    monkeypatch.setattr(synth_dataset, "_run_chunk", real)
+    _interrupted_run(out, monkeypatch)
     (out / "training" / "rgb" / "00000003.jpg").unlink()  # from the first, recorded chunk
     report = generate_dataset(out, SMALL, resume=True, progress=False)
     assert report.skipped == 16  # only the second recorded chunk is trusted
