@@ -2,7 +2,7 @@
 
     from handmesh.fitting import LandmarkFitter
     fitter = LandmarkFitter(right_hand_model)                # a HandRefiner (handmesh.pipeline.refine)
-    outputs = fitter.refine(inputs, K, (H, W))               # one RefineOutput per RefineInput
+    results = fitter.refine(hands, K, (H, W))                # one FitResult per hand
 
 Where things are:
     landmark_fit.py  LandmarkFitter: checks, initial value, Levenberg-Marquardt with priors and joint limits
@@ -12,9 +12,9 @@ Where things are:
     calibrate.py     measuring where a landmark detector puts its landmarks relative to the model's keypoints
 
 The joint limits and anatomical axes come from :mod:`handmesh.hand_model.anatomy`; this package sits below the
-pipeline and above the hand model and geometry.
+pipeline (which never imports it: :func:`handmesh.load` wires it in) and above the hand model.
 """
 
-from handmesh.fitting.landmark_fit import FitSettings, LandmarkFitter, landmark_weights
+from handmesh.fitting.landmark_fit import FitInput, FitResult, FitSettings, LandmarkFitter, landmark_weights
 
-__all__ = ["FitSettings", "LandmarkFitter", "landmark_weights"]
+__all__ = ["FitInput", "FitResult", "FitSettings", "LandmarkFitter", "landmark_weights"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -44,7 +45,6 @@ from handmesh.fitting.skeleton import NUM_PARAMS, PARENTS_21, Skeleton, Skeleton
 from handmesh.fitting.so3 import exp_map, kabsch, rotation_between
 from handmesh.hand_model.anatomy import FINGER_CHAINS
 from handmesh.hand_model.keypoints import MANO16_TO_21
-from handmesh.pipeline.refine import RefineInput, RefineOutput
 
 # Where MediaPipe's hand landmarker (0.10.21 models) puts each of its 21 landmarks relative to the hand model's
 # keypoint, in millimetres along the hand's anatomical axes (x towards the thumb, y towards the fingers, z out of
@@ -69,6 +69,46 @@ _PALM = np.array([1, 5, 9, 13, 17])  # keypoints at the base of each finger (thu
 _FINGERS = [np.arange(1 + 4 * f, 5 + 4 * f) for f in range(5)]  # thumb..pinky keypoints, base to tip
 _CHILD_KP = np.arange(1, 21)
 _PARENT_KP = np.array(PARENTS_21[1:])
+
+
+class FitInput(Protocol):
+    """One hand to fit, in the real camera frame (the pipeline's :class:`handmesh.pipeline.refine.RefineInput`).
+
+    Attributes:
+        handedness: ``"left"`` or ``"right"``.
+        rotmats: ``(16, 3, 3)`` the network's local joint rotations of the side's hand model.
+        betas: ``(10,)`` shape. translation: ``(3,)`` the wrist, metres.
+        landmarks2d: ``(21, 2)`` pixels, or None. landmarks3d: ``(21, 3)`` metric landmarks, or None.
+        track_id: video mode: the hand's track, else None.
+    """
+
+    handedness: str
+    rotmats: np.ndarray
+    betas: np.ndarray
+    translation: np.ndarray
+    landmarks2d: np.ndarray | None
+    landmarks3d: np.ndarray | None
+    track_id: int | None
+
+
+@dataclass
+class FitResult:
+    """A fitted hand, or the input unchanged (``refined=False``); what the pipeline reads as a refinement.
+
+    Attributes:
+        rotmats: ``(16, 3, 3)`` local joint rotations. betas: ``(10,)``. translation: ``(3,)`` metres.
+        refined: the fit ran and passed its checks.
+        residual_px: mean distance between the fitted keypoints' projections and the landmarks, pixels (NaN when
+            not refined).
+        keypoints: ``(21, 3)`` the fitted keypoints, camera frame, metres (None when not refined).
+    """
+
+    rotmats: np.ndarray
+    betas: np.ndarray
+    translation: np.ndarray
+    refined: bool
+    residual_px: float = float("nan")
+    keypoints: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -219,11 +259,11 @@ class LandmarkFitter:
         self._history.clear()
 
     # ------------------------------------------------------------------------------------------------ public
-    def refine(self, hands: Sequence[RefineInput], K: np.ndarray, image_size: tuple[int, int],
-               timestamp_ms: int | None = None) -> list[RefineOutput]:  # fmt: skip
+    def refine(self, hands: Sequence[FitInput], K: np.ndarray, image_size: tuple[int, int],
+               timestamp_ms: int | None = None) -> list[FitResult]:  # fmt: skip
         """Fit each hand that has usable landmarks; the others come back unchanged with ``refined=False``."""
         K = np.asarray(K, np.float64)
-        outputs = [RefineOutput(h.rotmats, h.betas, h.translation, refined=False) for h in hands]
+        outputs = [FitResult(h.rotmats, h.betas, h.translation, refined=False) for h in hands]
         todo, weights = [], []
         for i, h in enumerate(hands):
             lengths = self.skeleton.bone_lengths(np.asarray(h.betas, np.float64)[None])[0]
@@ -241,7 +281,7 @@ class LandmarkFitter:
                 Rj, tj, kj = R[j], t[j], keypoints[j]
                 if hands[i].handedness == "left":
                     Rj, tj, kj = _MIRROR @ Rj @ _MIRROR, _MIRROR @ tj, kj @ _MIRROR
-                outputs[i] = RefineOutput(Rj, betas[j], tj, refined=True, residual_px=float(residual[j]),
+                outputs[i] = FitResult(Rj, betas[j], tj, refined=True, residual_px=float(residual[j]),
                                           keypoints=kj)  # fmt: skip
         if self.temporal:
             seen = set()
@@ -261,7 +301,7 @@ class LandmarkFitter:
         return outputs
 
     # ----------------------------------------------------------------------------------------------- set-up
-    def _batch(self, hands: Sequence[RefineInput], weights: list[tuple[np.ndarray, np.ndarray]],
+    def _batch(self, hands: Sequence[FitInput], weights: list[tuple[np.ndarray, np.ndarray]],
                K: np.ndarray) -> _Batch:  # fmt: skip
         sk = self.skeleton
         R_net = np.stack([np.asarray(h.rotmats, np.float64) for h in hands])
@@ -503,4 +543,4 @@ _PALM_JOINTS = np.array([MANO16_TO_21[k] for k in _PALM])  # the MANO joints at 
 _LEVEL_JOINTS = [np.array([chain[level] for chain in FINGER_CHAINS]) for level in range(3)]
 _LEVEL_CHILDREN = [np.array([kps[level + 1] for kps in _FINGERS]) for level in range(3)]
 
-__all__ = ["MEDIAPIPE_OFFSETS_MM", "FitSettings", "LandmarkFitter", "landmark_weights"]
+__all__ = ["MEDIAPIPE_OFFSETS_MM", "FitInput", "FitResult", "FitSettings", "LandmarkFitter", "landmark_weights"]

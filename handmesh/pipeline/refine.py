@@ -2,8 +2,9 @@
 
 The estimator talks to a refiner only through :class:`HandRefiner`, as it talks to the network through
 :class:`~handmesh.pipeline.network.NetworkStage`; :func:`handmesh.load` wires in the landmark fit
-(:class:`handmesh.fitting.LandmarkFitter`) or none. Everything crossing this seam is in the real camera frame of the
-input image (left hands are not mirrored here), metres and pixels.
+(:class:`handmesh.fitting.LandmarkFitter`, whose ``FitResult`` is a :class:`RefineOutput`) or none, and neither
+side imports the other. Everything crossing this seam is in the real camera frame of the input image (left hands
+are not mirrored here), metres and pixels.
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ class RefineInput:
     track_id: int | None = None
 
 
-@dataclass
-class RefineOutput:
+@runtime_checkable
+class RefineOutput(Protocol):
     """The refined hand (same meaning as :class:`RefineInput`), and how well it fits.
 
     Attributes:
@@ -61,8 +62,8 @@ class RefineOutput:
     betas: np.ndarray
     translation: np.ndarray
     refined: bool
-    residual_px: float = float("nan")
-    keypoints: np.ndarray | None = None
+    residual_px: float
+    keypoints: np.ndarray | None
 
 
 @runtime_checkable
