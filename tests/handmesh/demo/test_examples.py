@@ -1,4 +1,4 @@
-"""The three examples in ``demo/`` run as scripts (the webcam one is only compiled: there is no camera here)."""
+"""The examples in ``demo/`` run as scripts (the webcam one is only compiled: there is no camera here)."""
 
 from __future__ import annotations
 
@@ -43,6 +43,17 @@ def test_ar_fingertips_prints_five_tips_per_frame(small_checkpoint: Path,
     assert proc.returncode == 0, proc.stderr
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("frame")]
     assert len(lines) == 2 and all(ln.count("(") == 5 for ln in lines) and "pinky" in lines[0]
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch and mediapipe
+def test_compare_refine_draws_one_row_per_frame(small_checkpoint: Path, hand_landmarker_bundle: Path,  # noqa: F811
+                                                tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "grid.png"
+    proc = _run("compare_refine.py", hand_landmarker_bundle, str(out), "--frames", "2", "5", "--width", "160",
+                "--checkpoint", str(small_checkpoint))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "2 frame(s); wrote" in proc.stdout
+    assert cv2.imread(str(out)).shape == (2 * 120, 4 * 160, 3)  # two frames, four pictures each
 
 
 def test_webcam_example_compiles() -> None:
