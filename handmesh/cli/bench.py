@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, str] = {
     "backbone": "FastViT variants: train-time vs reparameterized vs timm vs ONNX Runtime latency",
     "detection": "MediaPipe hand detection ms/frame, IMAGE vs VIDEO mode, and hands found on real photos",
     "fit": "landmark fit ms per hand on one core, replaying a clip's real fit inputs, with its accuracy",
+    "offsets": "where MediaPipe's landmarks sit relative to the hand model's keypoints, on clips with ground truth",
     "hand-model": "hand model forward time at batch 1 and 64 on CPU",
     "render": "mesh overlay rasterizer vs an OpenCV painter's baseline",
     "metrics": "FreiHAND metrics stage by stage on 3,960 samples; --data also times annotation loading",

@@ -9,7 +9,8 @@ Where things are:
     skeleton.py      the model's 21-keypoint skeleton: shape, forward kinematics, Jacobian
     _kernels.py      their compiled loops (numba), and the rotation log map
     so3.py           exp / log maps, right Jacobian, Kabsch, smallest rotation between two directions
-    calibrate.py     measuring where a landmark detector puts its landmarks relative to the model's keypoints
+    calibrate.py     where a landmark detector puts its landmarks relative to the model's keypoints (least squares;
+                     handmesh-bench offsets feeds it clips)
 
 The joint limits and anatomical axes come from :mod:`handmesh.hand_model.anatomy`; this package sits below the
 pipeline (which never imports it: :func:`handmesh.load` wires it in) and above the hand model.

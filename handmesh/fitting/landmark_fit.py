@@ -48,9 +48,9 @@ from handmesh.hand_model.keypoints import MANO16_TO_21
 
 # Where MediaPipe's hand landmarker (0.10.21 models) puts each of its 21 landmarks relative to the hand model's
 # keypoint, in millimetres along the hand's anatomical axes (x towards the thumb, y towards the fingers, z out of
-# the palm; HandFrame), in the frame of the bone that carries the keypoint. Measured by
-# handmesh.fitting.calibrate.measure_landmark_offsets on three clips of `handmesh-synth video` (seeds 1 and 2 right,
-# seed 3 left; 420 frames with the ground-truth pose), never on the sample clip: MediaPipe's wrist sits about a
+# the palm; HandFrame), in the frame of the bone that carries the keypoint. Measured by `handmesh-bench offsets` on
+# three clips of `handmesh-synth video` (seeds 1 and 2 right, seed 3 left; the frames where MediaPipe finds the
+# hand, with the ground-truth pose), never on the sample clip: MediaPipe's wrist sits about a
 # centimetre towards the fingers, and its finger landmarks a few millimetres short of the joints. Its fingertips
 # also sit 6-10 mm short of the model's tip vertices; those rows are left at zero: on real photos, where only
 # MediaPipe itself can judge, moving the tips made the fingertips agree less with it (PCK@0.1 0.94 -> 0.88 on
