@@ -43,6 +43,7 @@ import numpy as np
 
 from handmesh.fitting.skeleton import NUM_PARAMS, PARENTS_21, Skeleton, SkeletonPose
 from handmesh.fitting.so3 import exp_map, kabsch, rotation_between
+from handmesh.geometry.camera_solve import solve_translation
 from handmesh.hand_model.anatomy import FINGER_CHAINS
 from handmesh.hand_model.keypoints import MANO16_TO_21
 
@@ -264,16 +265,18 @@ class LandmarkFitter:
         """Fit each hand that has usable landmarks; the others come back unchanged with ``refined=False``."""
         K = np.asarray(K, np.float64)
         outputs = [FitResult(h.rotmats, h.betas, h.translation, refined=False) for h in hands]
+        if not hands:
+            return outputs
+        lengths = self.skeleton.bone_lengths(np.stack([np.asarray(h.betas, np.float64).reshape(-1) for h in hands]))
         todo, weights = [], []
         for i, h in enumerate(hands):
-            lengths = self.skeleton.bone_lengths(np.asarray(h.betas, np.float64)[None])[0]
             ok = np.all(np.isfinite(h.rotmats)) and np.all(np.isfinite(h.betas)) and np.all(np.isfinite(h.translation))
-            w = landmark_weights(h.landmarks2d, h.landmarks3d, image_size, self.settings, lengths) if ok else None
+            w = landmark_weights(h.landmarks2d, h.landmarks3d, image_size, self.settings, lengths[i]) if ok else None
             if w is not None:
                 todo.append(i)
                 weights.append(w)
         if todo:
-            batch = self._batch([hands[i] for i in todo], weights, K)
+            batch = self._batch([hands[i] for i in todo], weights, K, lengths[todo])
             R, t, betas, keypoints, residual, good = self._solve(batch, K)
             for j, i in enumerate(todo):
                 if not good[j]:
@@ -281,8 +284,7 @@ class LandmarkFitter:
                 Rj, tj, kj = R[j], t[j], keypoints[j]
                 if hands[i].handedness == "left":
                     Rj, tj, kj = _MIRROR @ Rj @ _MIRROR, _MIRROR @ tj, kj @ _MIRROR
-                outputs[i] = FitResult(Rj, betas[j], tj, refined=True, residual_px=float(residual[j]),
-                                          keypoints=kj)  # fmt: skip
+                outputs[i] = FitResult(Rj, betas[j], tj, refined=True, residual_px=float(residual[j]), keypoints=kj)
         if self.temporal:
             seen = set()
             for i, h in enumerate(hands):
@@ -301,8 +303,9 @@ class LandmarkFitter:
         return outputs
 
     # ----------------------------------------------------------------------------------------------- set-up
-    def _batch(self, hands: Sequence[FitInput], weights: list[tuple[np.ndarray, np.ndarray]],
-               K: np.ndarray) -> _Batch:  # fmt: skip
+    def _batch(self, hands: Sequence[FitInput], weights: list[tuple[np.ndarray, np.ndarray]], K: np.ndarray,
+               lengths: np.ndarray) -> _Batch:  # fmt: skip
+        """The solver's arrays for B hands (``lengths (B, 21)``: their bone lengths, from :meth:`refine`)."""
         sk = self.skeleton
         R_net = np.stack([np.asarray(h.rotmats, np.float64) for h in hands])
         t_net = np.stack([np.asarray(h.translation, np.float64) for h in hands])
@@ -332,7 +335,7 @@ class LandmarkFitter:
                     phi_prev[j], has_prev[j] = entry[1], True
         scale = np.array([np.hypot(*np.ptp(u[w > 0], axis=0)) for u, w in zip(uv, w2d)])
         return _Batch(R_net, sk.angles_from_rotations(R_net[:, 1:]), phi_prev, has_prev, t_net, uv, dirs, w2d, w3d,
-                      scale, betas, sk.rest(betas), sk.bone_lengths(betas))  # fmt: skip
+                      scale, betas, sk.rest(betas), lengths)  # fmt: skip
 
     # ------------------------------------------------------------------------------------------- the solver
     def _initial(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -351,7 +354,7 @@ class LandmarkFitter:
             R0 = np.where(has3d[:, None, None], kabsch(src, dst, b.w3d[:, _PALM - 1]), R0)
         palm = np.array([0, *_PALM])
         palm_points = np.concatenate([np.zeros((B, 1, 3)), np.einsum("bij,bnj->bni", R0, src)], axis=1)
-        t = _solve_translation(palm_points, b.uv[:, palm], K, b.w2d[:, palm])
+        t = solve_translation(palm_points, b.uv[:, palm], K, b.w2d[:, palm])
         t = np.where(np.isfinite(t).all(axis=1, keepdims=True) & (t[:, 2:] > 1e-3), t, b.t_net)
         rays = np.linalg.solve(K, np.concatenate([b.uv, np.ones((B, 21, 1))], axis=-1)[..., None])[..., 0]
         for level in range(3):  # all five fingers at once, proximal to distal
@@ -429,7 +432,7 @@ class LandmarkFitter:
         lengths = b.lengths
         pose = sk.forward(R0, phi, t, b.rest)
         # The translation once more, now from every landmark (the start placed the palm only).
-        t_all = _solve_translation(pose.keypoints - t[:, None], b.uv, K, b.w2d)
+        t_all = solve_translation(pose.keypoints - t[:, None], b.uv, K, b.w2d)
         ok = np.isfinite(t_all).all(axis=1) & (t_all[:, 2] > 1e-3)
         shift = np.where(ok[:, None], t_all - t, 0.0)
         t = t + shift
@@ -508,25 +511,6 @@ class LandmarkFitter:
             & np.all((phi >= sk.lower - 1e-9) & (phi <= sk.upper + 1e-9), axis=(1, 2))
         )  # fmt: skip
         return pose.local, t, betas, pose.keypoints, residual_px, good
-
-
-def _solve_translation(points: np.ndarray, uv: np.ndarray, K: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The translation that projects ``points (B, N, 3)`` onto ``uv (B, N, 2)`` (weighted linear least squares),
-    ``(B, 3)``; NaN where singular. The same system as :func:`handmesh.geometry.camera_solve.solve_translation`, in
-    numpy for the fit's small batches (a tenth of the time)."""
-    xy = (uv - K[:2, 2]) / K[[0, 1], [0, 1]]  # normalised image coordinates (no skew in the fit)
-    x, y = xy[..., 0], xy[..., 1]
-    one, zero = np.ones_like(x), np.zeros_like(x)
-    A = np.concatenate([np.stack([one, zero, -x], -1), np.stack([zero, one, -y], -1)], axis=1)  # (B, 2N, 3)
-    rhs = np.concatenate([x * points[..., 2] - points[..., 0], y * points[..., 2] - points[..., 1]], axis=1)
-    w = np.concatenate([weights, weights], axis=1)
-    AtW = np.swapaxes(A, 1, 2) * w[:, None, :]
-    normal = AtW @ A
-    ok = np.abs(np.linalg.det(normal)) > 1e-12
-    normal[~ok] = np.eye(3)
-    t = np.linalg.solve(normal, (AtW @ rhs[..., None]))[..., 0]
-    t[~ok] = np.nan
-    return t
 
 
 def _rest_bones(rest: tuple[np.ndarray, np.ndarray], joints: np.ndarray, children: np.ndarray) -> np.ndarray:

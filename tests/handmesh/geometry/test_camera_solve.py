@@ -131,3 +131,25 @@ def test_weak_perspective_camera_to_full_image_translation(mirror: bool) -> None
     assert np.abs(project(joints + t_hat, K) - uv).max() < 0.05 * hand_size  # overlay lands on the hand
     torch_t = translation_from_weak_perspective(torch.tensor(pred[None]), torch.tensor(cam), [crop], torch.tensor(K))
     np.testing.assert_allclose(torch_t.numpy()[0], t_hat, atol=1e-12)
+
+
+def test_numpy_and_torch_solves_agree() -> None:
+    """Numpy inputs are solved in numpy (the fit and the estimator call it per frame): the same answer as torch,
+    with skew, per-point weights and per-sample K, and NaN for a system with no solution."""
+    rng = np.random.default_rng(3)
+    B, N = 4, 21
+    pts = rng.normal(0.0, 0.05, (B, N, 3))
+    K = np.tile(np.array([[600.0, 4.0, 320.0], [0.0, 610.0, 240.0], [0.0, 0.0, 1.0]]), (B, 1, 1))
+    K[1, 0, 0] = 900.0
+    t_true = np.column_stack([rng.normal(0.0, 0.1, B), rng.normal(0.0, 0.1, B), rng.uniform(0.4, 1.0, B)])
+    cam = pts + t_true[:, None]
+    uv = np.einsum("bij,bnj->bni", K, cam)
+    uv = uv[..., :2] / uv[..., 2:] + rng.normal(0.0, 0.5, (B, N, 2))
+    w = rng.uniform(0.0, 1.0, (B, N))
+    w[3] = 0.0  # no weight at all: no solution
+    got = solve_translation(pts, uv, K, w)
+    ref = solve_translation(torch.as_tensor(pts), torch.as_tensor(uv), torch.as_tensor(K), torch.as_tensor(w))
+    assert isinstance(got, np.ndarray) and got.dtype == np.float64
+    np.testing.assert_allclose(got[:3], ref.numpy()[:3], rtol=0, atol=1e-10)
+    assert np.isnan(got[3]).all() and np.isnan(ref.numpy()[3]).all()
+    np.testing.assert_allclose(got[:3], t_true[:3], atol=5e-3)  # and it is the translation, up to the noise
