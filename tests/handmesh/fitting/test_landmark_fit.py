@@ -67,6 +67,16 @@ def _input(sk: Skeleton, kp: np.ndarray, network_local: np.ndarray, side: str = 
     return RefineInput(side, network_local, np.zeros(10), t, uv, world, track_id)  # type: ignore[arg-type]
 
 
+def _palm_scene(model: HandModel, seed: int) -> tuple[Skeleton, np.ndarray, RefineInput]:
+    """A posed hand half a metre away, palm to the camera: its skeleton, the network's (mean-pose) rotations and
+    the input with exact landmarks."""
+    sk = Skeleton(model)
+    R0 = _palm_to_camera(sk)
+    kp, _ = _hand(sk, _pose(sk, seed), R0, np.array([0.0, 0.0, 0.5]))
+    network = _mean_local(sk, R0)
+    return sk, network, _input(sk, kp, network)
+
+
 def _mean_local(sk: Skeleton, R0: np.ndarray) -> np.ndarray:
     """The network's guess: the right orientation but the mean (relaxed) finger pose."""
     mean = np.zeros((15, 3))
@@ -140,11 +150,7 @@ def test_collinear_landmarks_do_not_break_the_fit(model: HandModel) -> None:
 
 
 def test_finger_without_landmarks_keeps_the_networks_pose(model: HandModel) -> None:
-    sk = Skeleton(model)
-    R0 = _palm_to_camera(sk)
-    kp, _ = _hand(sk, _pose(sk, 7), R0, np.array([0.0, 0.0, 0.5]))
-    network = _mean_local(sk, R0)
-    inp = _input(sk, kp, network)
+    sk, network, inp = _palm_scene(model, 7)
     inp.landmarks2d[18:21] = np.nan  # the pinky was not seen (beyond its knuckle, which the palm needs)
     fitter = LandmarkFitter(model, EXACT)
     (out,) = fitter.refine([inp], K, SIZE)
@@ -156,11 +162,7 @@ def test_finger_without_landmarks_keeps_the_networks_pose(model: HandModel) -> N
 
 
 def test_implausible_finger_keeps_the_networks_pose(model: HandModel) -> None:
-    sk = Skeleton(model)
-    R0 = _palm_to_camera(sk)
-    kp, _ = _hand(sk, _pose(sk, 8), R0, np.array([0.0, 0.0, 0.5]))
-    network = _mean_local(sk, R0)
-    inp = _input(sk, kp, network)
+    sk, network, inp = _palm_scene(model, 8)
     inp.landmarks3d = inp.landmarks3d.copy()
     inp.landmarks3d[8] = inp.landmarks3d[7] + 0.5  # a 50 cm index fingertip bone
     w = landmark_weights(inp.landmarks2d, inp.landmarks3d, SIZE, FitSettings(), sk.bone_lengths(np.zeros((1, 10)))[0])
@@ -173,10 +175,7 @@ def test_implausible_finger_keeps_the_networks_pose(model: HandModel) -> None:
 
 @pytest.mark.parametrize("case", ["nan", "all-equal", "outside", "none"])
 def test_bad_landmarks_return_the_network_flagged(model: HandModel, case: str) -> None:
-    sk = Skeleton(model)
-    R0 = _palm_to_camera(sk)
-    kp, _ = _hand(sk, _pose(sk, 9), R0, np.array([0.0, 0.0, 0.5]))
-    inp = _input(sk, kp, _mean_local(sk, R0))
+    _, _, inp = _palm_scene(model, 9)
     if case == "nan":
         inp.landmarks2d[0] = np.nan  # the wrist
     elif case == "all-equal":
