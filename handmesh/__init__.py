@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typing
 
-__version__ = "0.1.0"
+from handmesh._version import __version__
 
 # Public names served lazily from their modules (PEP 562), so that ``import handmesh`` stays cheap.
 _LAZY: dict[str, str] = {

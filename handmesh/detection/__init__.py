@@ -6,7 +6,7 @@
 
 Files:
     types.py               HandDetection, the HandDetector interface
-    frames.py              any image -> (H, W, 3) uint8 RGB; downscaling huge frames for detection
+    (frames: handmesh.frames validates any image -> (H, W, 3) uint8 RGB; re-exported here)
     bundle.py              building and finding the hand_landmarker.task bundle (set-up step)
     mediapipe_detector.py  MediaPipeHandDetector (image / video mode, handedness for unmirrored input)
     fallback.py            FullFrameDetector, FixedBoxDetector (``--detector none``)
@@ -26,7 +26,7 @@ from handmesh.detection.bundle import (
     find_hand_landmarker,
 )
 from handmesh.detection.fallback import FixedBoxDetector, FullFrameDetector
-from handmesh.detection.frames import as_rgb_uint8, downscale
+from handmesh.frames import as_rgb_uint8, downscale
 from handmesh.detection.mediapipe_detector import MediaPipeHandDetector
 from handmesh.detection.types import Handedness, HandDetection, HandDetector
 

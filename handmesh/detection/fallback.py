@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handmesh.detection.frames import as_rgb_uint8
+from handmesh.frames import as_rgb_uint8
 from handmesh.detection.types import Handedness, HandDetection
 from handmesh.errors import ConfigError
 

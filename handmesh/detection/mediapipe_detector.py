@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from handmesh.detection.bundle import check_bundle, find_hand_landmarker
-from handmesh.detection.frames import as_rgb_uint8, downscale
+from handmesh.frames import as_rgb_uint8, downscale
 from handmesh.detection.types import HandDetection
 from handmesh.errors import CheckpointError, ConfigError
 
@@ -134,7 +134,7 @@ class MediaPipeHandDetector:
 
         Args:
             frame_rgb: ``(H, W, 3)`` uint8 RGB (other layouts are normalised by
-                :func:`~handmesh.detection.frames.as_rgb_uint8`).
+                :func:`~handmesh.frames.as_rgb_uint8`).
             timestamp_ms: video mode: the frame's time in milliseconds, increasing. Default: None (the monotonic
                 clock). A value not above the previous one is moved to previous + 1 (MediaPipe rejects it).
                 Ignored in image mode.

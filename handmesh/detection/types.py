@@ -70,7 +70,7 @@ class HandDetector(Protocol):
     """Anything with ``detect(frame_rgb, timestamp_ms=None) -> list[HandDetection]`` and ``close()``.
 
     ``frame_rgb`` is an ``(H, W, 3)`` uint8 RGB image (detectors also accept what
-    :func:`handmesh.detection.frames.as_rgb_uint8` normalises). ``timestamp_ms`` is required by detectors that track
+    :func:`handmesh.frames.as_rgb_uint8` normalises). ``timestamp_ms`` is required by detectors that track
     across frames (MediaPipe's VIDEO mode) and must increase from call to call there; image-mode detectors ignore it.
     A frame with no hands gives an empty list.
     """

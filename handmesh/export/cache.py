@@ -30,7 +30,7 @@ def cached_export_path(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16
                        batch: int | None = None, use_ema: bool = True, root: str | os.PathLike | None = None,
                        digest: str | None = None) -> Path:
     """Where the cached export of ``checkpoint`` with these settings lives (it may not exist yet)."""
-    import handmesh
+    from handmesh._version import __version__
     from handmesh.export.graph import file_sha256
     from handmesh.export.metadata import ARTEFACT_FORMAT_VERSION
 
@@ -38,7 +38,7 @@ def cached_export_path(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16
         raise ConfigError(f"format {fmt!r}: expected one of {', '.join(_SUFFIX)}")
     digest = digest or file_sha256(checkpoint)
     settings = (f"{'fp16' if fp16 else 'fp32'}-b{batch or 'dyn'}-{'ema' if use_ema else 'raw'}"
-                f"-v{ARTEFACT_FORMAT_VERSION}-hm{handmesh.__version__}")
+                f"-v{ARTEFACT_FORMAT_VERSION}-hm{__version__}")
     base = Path(root) if root is not None else cache_dir()
     return base / "exports" / f"{digest[:32]}-{settings}{_SUFFIX[fmt]}"
 

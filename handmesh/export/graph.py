@@ -99,8 +99,8 @@ def metadata_for(
         source: checkpoint provenance. Default: none.
         versions: extra library versions (the exporter's). Default: none.
     """
-    import handmesh
-    from handmesh.synth.video import model_fingerprint
+    from handmesh._version import __version__
+    from handmesh.hand_model.model import model_fingerprint
 
     hand = net.hand_model
     return ArtefactMetadata(
@@ -117,7 +117,7 @@ def metadata_for(
         hand_model_sha256=model_fingerprint(hand),
         side=str(getattr(net, "side", "right")),
         source=dict(source or {}),
-        versions={"handmesh": handmesh.__version__, "torch": torch.__version__, **(versions or {})},
+        versions={"handmesh": __version__, "torch": torch.__version__, **(versions or {})},
     )
 
 

@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
-
-if TYPE_CHECKING:
-    from handmesh.crop import HandCrop
 
 __all__ = [
     "DEFAULT_FOV_DEG",
@@ -43,6 +40,18 @@ __all__ = [
     "translation_from_crop",
     "translation_from_weak_perspective",
 ]
+
+
+class CropFrame(Protocol):
+    """What the solvers read of a crop (:class:`handmesh.crop.HandCrop` is one): the affine map from crop pixels
+    back to image pixels, and whether the crop was mirrored (a left hand fed to a right-hand network)."""
+
+    @property
+    def inverse_affine(self) -> np.ndarray: ...  # (2, 3) crop pixels -> image pixels
+
+    @property
+    def mirrored(self) -> bool: ...
+
 
 DEFAULT_FOV_DEG = 60.0
 """Field of view across the longer image side assumed by :func:`default_intrinsics`, degrees."""
@@ -170,7 +179,7 @@ def _solve_translation_numpy(P: np.ndarray, UV: np.ndarray, K: np.ndarray, W: np
     return t
 
 
-def _crop_inverse_and_signs(crops: Sequence[HandCrop], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def _crop_inverse_and_signs(crops: Sequence[CropFrame], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
     inv = torch.tensor(np.stack([c.inverse_affine for c in crops]), dtype=dtype)  # (B, 2, 3)
     signs = torch.tensor([[-1.0 if c.mirrored else 1.0, 1.0, 1.0] for c in crops], dtype=dtype)  # (B, 3)
     return inv, signs
@@ -179,7 +188,7 @@ def _crop_inverse_and_signs(crops: Sequence[HandCrop], dtype: torch.dtype) -> tu
 def translation_from_crop(
     points: torch.Tensor | np.ndarray,
     uv_crop: torch.Tensor | np.ndarray,
-    crops: Sequence[HandCrop],
+    crops: Sequence[CropFrame],
     K: torch.Tensor | np.ndarray,
     weights: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor | np.ndarray:
@@ -217,7 +226,7 @@ def translation_from_crop(
 def translation_from_weak_perspective(
     points: torch.Tensor | np.ndarray,
     cam: torch.Tensor | np.ndarray,
-    crops: Sequence[HandCrop],
+    crops: Sequence[CropFrame],
     K: torch.Tensor | np.ndarray,
     weights: torch.Tensor | np.ndarray | None = None,
 ) -> torch.Tensor | np.ndarray:

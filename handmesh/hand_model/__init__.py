@@ -5,7 +5,7 @@
     out = model(global_orient, hand_pose, betas)              # out.vertices (B, 778, 3), out.joints (B, 21, 3)
 
 Where things are:
-    model.py        HandModel (nn.Module, smplx LBS underneath) and HandOutput
+    model.py        HandModel (nn.Module, smplx LBS underneath), HandOutput, model_fingerprint
     build.py        build_hand_model, MANO file lookup
     model_file.py   the .npz model file format (read/write/validate), HandModelArrays
     mano_pickle.py  the chumpy-free, restricted MANO pickle loader and the left-hand shapedirs fix
@@ -32,7 +32,7 @@ from handmesh.hand_model.keypoints import (
 )
 from handmesh.hand_model.mano_pickle import UnsafePickleError, load_mano_pickle, read_mano_pickle
 from handmesh.hand_model.mirror import mirror_axis_angle, mirror_model_arrays, mirror_points, mirror_rotation_matrix
-from handmesh.hand_model.model import HandModel, HandOutput
+from handmesh.hand_model.model import HandModel, HandOutput, model_fingerprint
 from handmesh.hand_model.model_file import HandModelArrays, read_model_file, write_model_file
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "load_model_arrays",
     "HandModel",
     "HandOutput",
+    "model_fingerprint",
     "HandModelArrays",
     "read_model_file",
     "write_model_file",

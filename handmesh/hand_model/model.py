@@ -19,8 +19,10 @@ Pose conventions (those of smplx's ``MANO`` layer):
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from smplx.lbs import lbs
 from torch import nn
@@ -29,7 +31,7 @@ from handmesh.geometry.rotations import axis_angle_to_matrix
 from handmesh.hand_model.keypoints import MANO16_TO_21
 from handmesh.hand_model.model_file import NUM_BETAS, NUM_JOINTS, HandModelArrays
 
-__all__ = ["HandOutput", "HandModel"]
+__all__ = ["HandOutput", "HandModel", "model_fingerprint"]
 
 NUM_HAND_JOINTS = NUM_JOINTS - 1  # 15 finger joints; joint 0 is the wrist (global orientation)
 
@@ -270,3 +272,16 @@ class HandModel(nn.Module):
             betas = torch.zeros(1, NUM_BETAS, dtype=self.v_template.dtype, device=self.v_template.device)
         v_shaped = self.v_template + torch.einsum("bl,vcl->bvc", betas.to(self.v_template.dtype), self.shapedirs)
         return torch.einsum("jv,bvc->bjc", self.J_regressor, v_shaped)
+
+
+def model_fingerprint(model) -> str:
+    """SHA-256 of a hand model's arrays (template, blend shapes, regressor, weights, faces, mean pose): two models
+    with the same fingerprint turn the same parameters into the same mesh."""
+    h = hashlib.sha256()
+    for name in ("v_template", "shapedirs", "posedirs", "J_regressor", "lbs_weights", "faces", "parents",
+                 "hands_mean", "tip_vertex_ids"):
+        a = getattr(model, name).detach().cpu().numpy()
+        if a.dtype.kind == "f":
+            a = a.astype(np.float32) + np.float32(0.0)  # -0.0 and 0.0 make the same mesh
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()

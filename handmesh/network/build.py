@@ -82,7 +82,7 @@ def load_pretrained(net: HandMeshNet, path: str | os.PathLike) -> str:
         MissingFileError: no such file.
         CheckpointError: unreadable, or it does not fit (another variant: the message names both).
     """
-    from handmesh.network.checkpoint import is_handmesh_checkpoint, read_checkpoint
+    from handmesh.network.checkpoint import is_handmesh_checkpoint, load_state_strict, read_checkpoint
 
     path = Path(path)
     if not path.is_file():
@@ -101,7 +101,7 @@ def load_pretrained(net: HandMeshNet, path: str | os.PathLike) -> str:
                 f"{net.variant}; use a checkpoint of the same variant or set model.variant={info.get('variant')}"
             )
         state = ckpt.get("ema") or ckpt["model"]
-        _load_state(net, state, path)
+        load_state_strict(net, state, path)
         logger.info("initialised the whole network from handmesh checkpoint %s", path)
         return "handmesh"
     from fastvit_backbone import load_checkpoint
@@ -113,25 +113,3 @@ def load_pretrained(net: HandMeshNet, path: str | os.PathLike) -> str:
         raise CheckpointError(f"model.pretrained: {e}") from e
     logger.info("initialised the %s encoder from %s (%s format)", net.variant, path, result.source_format)
     return "imagenet"
-
-
-def _load_state(net: HandMeshNet, state: dict, path: Path) -> None:
-    """Load a network state dict strictly, turning shape/key mismatches into one clear :class:`CheckpointError`."""
-    own = net.state_dict()
-    wrong = [f"{k} {tuple(v.shape)} (network: {tuple(own[k].shape)})" for k, v in state.items()
-             if k in own and tuple(v.shape) != tuple(own[k].shape)]
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    if wrong or missing or unexpected:
-        parts = []
-        if wrong:
-            parts.append(f"{len(wrong)} tensor(s) of another shape, e.g. {', '.join(wrong[:3])}")
-        if missing:
-            parts.append(f"{len(missing)} missing, e.g. {', '.join(missing[:3])}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:3])}")
-        raise CheckpointError(
-            f"checkpoint {path} does not fit the {net.variant} network ({'; '.join(parts)}): it was trained with "
-            "another variant or head (model.head_hidden, model.feature_fusion)"
-        )
-    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)

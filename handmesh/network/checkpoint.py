@@ -34,6 +34,7 @@ __all__ = [
     "checkpoint_info",
     "is_handmesh_checkpoint",
     "load_network",
+    "load_state_strict",
     "make_checkpoint",
     "network_info",
     "read_checkpoint",
@@ -209,6 +210,28 @@ def checkpoint_info(ckpt: dict[str, Any], path: str | os.PathLike, used_ema: boo
         raise CheckpointError(f"checkpoint {path}: its info entry is incomplete ({type(e).__name__}: {e})") from e
 
 
+def load_state_strict(net: HandMeshNet, state: dict, path: Path) -> None:
+    """Load a network state dict strictly, turning shape/key mismatches into one clear :class:`CheckpointError`."""
+    own = net.state_dict()
+    wrong = [f"{k} {tuple(v.shape)} (network: {tuple(own[k].shape)})" for k, v in state.items()
+             if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    if wrong or missing or unexpected:
+        parts = []
+        if wrong:
+            parts.append(f"{len(wrong)} tensor(s) of another shape, e.g. {', '.join(wrong[:3])}")
+        if missing:
+            parts.append(f"{len(missing)} missing, e.g. {', '.join(missing[:3])}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected, e.g. {', '.join(unexpected[:3])}")
+        raise CheckpointError(
+            f"checkpoint {path} does not fit the {net.variant} network ({'; '.join(parts)}): it was trained with "
+            "another variant or head (model.head_hidden, model.feature_fusion)"
+        )
+    net.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
+
+
 def _mano_dir(config: dict[str, Any], override: str | os.PathLike | None) -> str | os.PathLike | None:
     if override is not None:
         return override
@@ -244,7 +267,6 @@ def load_network(
             weights that do not fit the network described in the file.
     """
     from handmesh.hand_model import build_hand_model
-    from handmesh.network.build import _load_state
 
     ckpt = read_checkpoint(path, "cpu")
     used_ema = bool(use_ema and ckpt.get("ema") is not None)
@@ -273,7 +295,7 @@ def load_network(
         )
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path}: cannot build the network it describes: {e}") from e
-    _load_state(net, ckpt["ema"] if used_ema else ckpt["model"], Path(path))
+    load_state_strict(net, ckpt["ema"] if used_ema else ckpt["model"], Path(path))
     net.eval()
     return net.to(map_location), info
 

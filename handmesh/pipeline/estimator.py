@@ -40,7 +40,7 @@ from handmesh.crop import (
     mirror_points,
     mirror_rotation_matrices,
 )
-from handmesh.detection.frames import as_rgb_uint8
+from handmesh.frames import as_rgb_uint8
 from handmesh.detection.types import Handedness, HandDetector
 from handmesh.errors import ConfigError, DataError
 from handmesh.pipeline.hand import Hand
@@ -104,7 +104,7 @@ class PendingFrame:
 
 def check_frame(frame: Any) -> np.ndarray:
     """Validate a frame and normalise it to ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, uint16 and [0, 1] floats are
-    converted, see :func:`handmesh.detection.frames.as_rgb_uint8`).
+    converted, see :func:`handmesh.frames.as_rgb_uint8`).
 
     Raises:
         DataError: not an image, empty, or larger than :data:`MAX_FRAME_SIDE` on a side.

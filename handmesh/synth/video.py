@@ -27,6 +27,7 @@ import numpy as np
 
 from handmesh.errors import ConfigError, DataError, MissingFileError
 from handmesh.geometry.projection import project_pinhole
+from handmesh.hand_model.model import model_fingerprint
 from handmesh.utils.atomic import atomic_write_json
 
 CLIP_FORMAT = "handmesh-synth/clip"
@@ -179,21 +180,6 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     return {"global_orient": global_aa, "hand_pose": hand_pose, "betas": np.repeat(betas[None], T, 0),
             "transl": transl, "vertices": out.vertices.double().numpy(), "joints": out.joints.double().numpy(),
             "K": K}
-
-
-def model_fingerprint(model) -> str:
-    """SHA-256 of a hand model's arrays (template, blend shapes, regressor, weights, faces, mean pose): two models
-    with the same fingerprint turn the same parameters into the same mesh."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in ("v_template", "shapedirs", "posedirs", "J_regressor", "lbs_weights", "faces", "parents",
-                 "hands_mean", "tip_vertex_ids"):
-        a = getattr(model, name).detach().cpu().numpy()
-        if a.dtype.kind == "f":
-            a = a.astype(np.float32) + np.float32(0.0)  # -0.0 and 0.0 make the same mesh
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
 
 
 def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: bool = False,

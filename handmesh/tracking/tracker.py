@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from handmesh.crop import DEFAULT_EXPAND, box_from_keypoints, crop_box_from_detection, square_box
-from handmesh.detection.frames import as_rgb_uint8
+from handmesh.frames import as_rgb_uint8
 from handmesh.detection.types import Handedness, HandDetection, HandDetector
 from handmesh.errors import ConfigError
 from handmesh.tracking.handedness import HandednessVote

@@ -287,9 +287,9 @@ class _Run:
         self.module = module
 
     def _restore(self, ckpt: dict[str, Any]) -> None:
-        from handmesh.network.build import _load_state
+        from handmesh.network.checkpoint import load_state_strict
 
-        _load_state(self.net, ckpt["model"], Path(self.resume_path))
+        load_state_strict(self.net, ckpt["model"], Path(self.resume_path))
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         if self.scaler.is_enabled() and ckpt.get("scaler"):

@@ -73,7 +73,7 @@ def test_trained_network_round_trip_uses_its_ema_weights(fmt: str, trained, make
 
 def test_metadata_round_trips(exported: dict, checkpoint: Path, network) -> None:
     from handmesh.export.graph import file_sha256
-    from handmesh.synth.video import model_fingerprint
+    from handmesh.hand_model.model import model_fingerprint
 
     for fmt, result in exported.items():
         meta = read_metadata(result.path)

@@ -115,7 +115,7 @@ def test_shipped_sample_clip_matches_the_shipped_hand() -> None:
     # The embedded demo clip stores parameters, not vertices: it must have been made with the current open hand.
     # If this fails, regenerate it: handmesh-synth video handmesh/assets/sample_clip.mp4 --seconds 5 --fps 30
     # --seed 0 --no-vertices --overwrite
-    from handmesh.synth.video import model_fingerprint
+    from handmesh.hand_model.model import model_fingerprint
 
     asset = Path(__file__).resolve().parents[3] / "handmesh" / "assets" / "sample_clip.json"
     data = json.loads(asset.read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handmesh.detection.frames import as_rgb_uint8, downscale
+from handmesh.frames import as_rgb_uint8, downscale
 from handmesh.errors import DataError
 
 
