@@ -16,7 +16,6 @@ from handmesh.datasets.freihand import FreiHANDDataset, validation_indices
 from handmesh.datasets.freihand_format import write_freihand_split
 from handmesh.errors import CheckpointError, ConfigError, DataError, MissingFileError
 from handmesh.evaluation import (
-    _read_predictions_fast,
     evaluate_prediction_file,
     evaluate_predictor,
     evaluate_with_predictor,
@@ -25,6 +24,7 @@ from handmesh.evaluation import (
     read_predictions,
     write_predictions,
 )
+from handmesh.evaluation.predictions import _read_predictions_fast
 from handmesh.metrics import evaluate
 
 N_EVAL, N_TRAIN = 6, 10
