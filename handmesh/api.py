@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from handmesh.crop import DEFAULT_EXPAND
 from handmesh.errors import MissingFileError
@@ -32,7 +32,10 @@ from handmesh.pipeline.estimator import HandEstimator
 from handmesh.pipeline.hand import Hand
 from handmesh.pipeline.network import NetworkStage
 
-__all__ = ["DEFAULT_CHECKPOINT", "Hand", "HandEstimator", "default_checkpoint", "load"]
+if TYPE_CHECKING:
+    from handmesh.runtime.base import Runtime
+
+__all__ = ["DEFAULT_CHECKPOINT", "Hand", "HandEstimator", "default_checkpoint", "load", "load_runtime"]
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "assets" / "handmesh_t8_synthetic.pt"
 """The shipped weights: FastViT-T8, fused, float16, trained with ``configs/synthetic_t8.yaml`` on synthetic renders."""
@@ -83,7 +86,7 @@ def load(
         checkpoint: a handmesh checkpoint (``.pt``, training or inference) or an exported artefact (``.onnx``,
             TorchScript, ``.mlpackage``). Default: None (the shipped weights, :data:`DEFAULT_CHECKPOINT`).
         backend: ``"auto"`` (the fastest available here: ONNX Runtime when installed, else PyTorch), ``"torch"``,
-            ``"onnxruntime"``, ``"torchscript"`` or ``"coreml"`` (see :func:`handmesh.runtime.load_runtime`).
+            ``"onnxruntime"``, ``"torchscript"`` or ``"coreml"`` (see :func:`load_runtime`).
             Default: ``"auto"``.
         hand_model: ``"open"`` or ``"mano"``: the hand model of the returned meshes. Default: None (the one the
             network was trained with). Another model is posed with the network's joint rotations in its mean
@@ -135,8 +138,6 @@ def load(
         raise ConfigError(f"refine must be 'landmarks' or 'none', got {refine!r}")
     if network is None:
         from handmesh.pipeline.network import RuntimeStage
-        from handmesh.runtime import load_runtime
-
         source = default_checkpoint() if checkpoint is None else Path(checkpoint).expanduser()
         if not source.exists():
             raise MissingFileError(f"checkpoint {source} does not exist")
@@ -160,3 +161,15 @@ def load(
     except BaseException:
         det.close()
         raise
+
+
+def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threads: int | None = None,
+                 **options: Any) -> Runtime:
+    """:func:`handmesh.runtime.load_runtime` with exports made on demand: a checkpoint asked to run on ONNX Runtime
+    or TorchScript (or on ``"auto"`` on a CPU) is exported once, checked against PyTorch, and cached by its content
+    hash (:mod:`handmesh.export.cache`). Same arguments and errors."""
+    from handmesh.export.cache import export_for_runtime
+    from handmesh.runtime import load_runtime as open_runtime
+
+    return open_runtime(source, backend=backend, device=device, threads=threads, exporter=export_for_runtime,
+                        **options)

@@ -27,7 +27,7 @@ The document (format ``"handmesh-artefact"``, version 1)::
     versions                    {"handmesh": ..., "torch": ..., <exporter>: ...}
 
 The graph's input is one normalized crop batch ``image (B, 3, S, S)``; its outputs are those of
-:class:`~handmesh.network.HandMeshOutput`, in this order (metres, root-relative; see ``OUTPUT_SHAPES``).
+the network's, declared once in :mod:`handmesh.network.outputs`, in that order (metres, root-relative).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from handmesh.errors import CheckpointError
+from handmesh.network.outputs import OUTPUT_NAMES, output_shapes
 
 __all__ = [
     "ARTEFACT_FORMAT",
@@ -60,21 +61,7 @@ ARTEFACT_FORMAT_VERSION = 1
 METADATA_KEY = "handmesh"
 TORCHSCRIPT_EXTRA_FILE = "handmesh.json"
 INPUT_NAME = "image"
-OUTPUT_NAMES = ("rotmats", "betas", "cam", "vertices", "joints", "joints2d")
 BATCH_DIM = "batch"
-
-
-def output_shapes(num_vertices: int, batch: int | None = None) -> dict[str, list[int | str]]:
-    """Shapes of the graph's outputs; the batch dimension is ``"batch"`` for a dynamic batch."""
-    b: int | str = BATCH_DIM if batch is None else int(batch)
-    return {
-        "rotmats": [b, 16, 3, 3],
-        "betas": [b, 10],
-        "cam": [b, 3],
-        "vertices": [b, int(num_vertices), 3],
-        "joints": [b, 21, 3],
-        "joints2d": [b, 21, 2],
-    }
 
 
 def encode_faces(faces: np.ndarray) -> dict[str, Any]:

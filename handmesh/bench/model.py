@@ -103,7 +103,8 @@ def _time_round_robin(fns: dict[str, Callable[[], Any]], warmup: int, repeats: i
 def _backends(net: torch.nn.Module, size: int, threads: int, onnx: bool, torchscript: bool
               ) -> dict[str, Callable[[torch.Tensor], np.ndarray]]:
     """name -> ``f(crops) -> vertices``: the train-time and reparameterized networks and the two exports."""
-    from handmesh.export.graph import metadata_for, prepare_network
+    from handmesh.artefact.describe import metadata_for
+    from handmesh.export.graph import prepare_network
 
     reparam = prepare_network(net)
     out: dict[str, Callable[[torch.Tensor], np.ndarray]] = {}

@@ -149,12 +149,13 @@ def load_predictor(checkpoint: str | os.PathLike, backend: str = "torch", device
     """
     if not Path(checkpoint).exists():
         raise MissingFileError(f"checkpoint {checkpoint} does not exist")
-    from handmesh.runtime.loader import detect_source
+    from handmesh.artefact.formats import detect_source
 
     if backend == "torch" and detect_source(checkpoint) == "checkpoint":
         from handmesh.network.predictor import NetworkPredictor
 
         return NetworkPredictor.from_checkpoint(checkpoint, device)
+    from handmesh.export.cache import export_for_runtime
     from handmesh.runtime import load_runtime
 
-    return RuntimePredictor(load_runtime(checkpoint, backend=backend, device=device))
+    return RuntimePredictor(load_runtime(checkpoint, backend=backend, device=device, exporter=export_for_runtime))

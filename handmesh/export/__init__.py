@@ -8,7 +8,7 @@ The artefact takes ``image (B, 3, S, S)`` (normalized RGB crops) and returns ``r
 ``betas (B, 10)``, ``cam (B, 3)``, ``vertices (B, V, 3)``, ``joints (B, 21, 3)``, ``joints2d (B, 21, 2)`` (metres,
 root-relative; see :class:`~handmesh.network.HandMeshOutput`). It always holds the reparameterized encoder. Its
 metadata (input size, normalization, hand model, faces, shapes) is stored inside it: see
-:mod:`handmesh.export.metadata`. Run artefacts with :func:`handmesh.runtime.load_runtime`.
+:mod:`handmesh.artefact.metadata`. Run artefacts with :func:`handmesh.runtime.load_runtime`.
 
 Where things are:
     metadata.py         ArtefactMetadata: what every artefact stores about itself; the faces encoding
@@ -42,23 +42,23 @@ __all__ = [
 
 # Exporters import torch, onnx and coremltools: load them on first use only (importing handmesh does no work).
 _WHERE = {
-    "ArtefactMetadata": "metadata",
-    "ExportResult": "common",
-    "ParityReport": "verify",
-    "cache_dir": "cache",
-    "cached_export": "cache",
-    "default_output": "api",
-    "export_coreml": "to_coreml",
-    "export_model": "api",
-    "export_onnx": "to_onnx",
-    "export_torchscript": "to_torchscript",
-    "inspect_coreml": "to_coreml",
+    "ArtefactMetadata": "handmesh.artefact.metadata",
+    "ExportResult": "handmesh.export.common",
+    "ParityReport": "handmesh.export.verify",
+    "cache_dir": "handmesh.export.cache",
+    "cached_export": "handmesh.export.cache",
+    "default_output": "handmesh.export.api",
+    "export_coreml": "handmesh.export.to_coreml",
+    "export_model": "handmesh.export.api",
+    "export_onnx": "handmesh.export.to_onnx",
+    "export_torchscript": "handmesh.export.to_torchscript",
+    "inspect_coreml": "handmesh.artefact.coreml",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _WHERE:
-        return getattr(importlib.import_module(f"handmesh.export.{_WHERE[name]}"), name)
+        return getattr(importlib.import_module(_WHERE[name]), name)
     raise AttributeError(f"module 'handmesh.export' has no attribute {name!r}")
 
 

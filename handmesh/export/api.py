@@ -1,4 +1,6 @@
-"""``export_model``: one entry point for every format (what ``handmesh-export`` calls), and ``describe_artefact``."""
+"""``export_model``: one entry point for every format (what ``handmesh-export`` calls).
+
+``read_metadata`` and ``describe_artefact`` come from :mod:`handmesh.artefact` and are served here for the command."""
 
 from __future__ import annotations
 
@@ -6,13 +8,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from handmesh.errors import CheckpointError, ConfigError
+from handmesh.artefact.describe import describe_artefact
+from handmesh.artefact.formats import ARTEFACT_FORMATS, read_metadata
+from handmesh.errors import ConfigError
 from handmesh.export.common import ExportResult
-from handmesh.export.metadata import ArtefactMetadata
 
 __all__ = ["FORMATS", "default_output", "describe_artefact", "export_model", "read_metadata"]
 
-FORMATS = {"onnx": ".onnx", "torchscript": ".ts", "coreml": ".mlpackage"}
+FORMATS = {name: f.suffix for name, f in ARTEFACT_FORMATS.items()}
+"""Export format -> file suffix."""
 
 
 def default_output(checkpoint: str | os.PathLike, fmt: str, fp16: bool = False) -> Path:
@@ -85,53 +89,3 @@ def export_model(
     from handmesh.export.to_coreml import export_coreml
 
     return export_coreml(checkpoint, output, **common)
-
-
-def read_metadata(path: str | os.PathLike) -> ArtefactMetadata:
-    """The metadata stored in an export (``.onnx``, TorchScript, ``.mlpackage``), read without running it.
-
-    Raises:
-        MissingFileError, CheckpointError: no such file, not an export, or no/malformed metadata.
-    """
-    from handmesh.runtime.loader import detect_source
-
-    kind = detect_source(path)
-    if kind == "onnx":
-        from handmesh.export.common import require
-        from handmesh.export.metadata import METADATA_KEY
-
-        onnx = require("onnx", "reading an ONNX model")
-        try:
-            model = onnx.load(str(path), load_external_data=False)
-        except Exception as e:  # protobuf DecodeError and friends
-            raise CheckpointError(f"cannot read ONNX model {path}: {e} (corrupt or truncated)") from e
-        props = {p.key: p.value for p in model.metadata_props}
-        return ArtefactMetadata.from_json(props.get(METADATA_KEY), str(path))
-    if kind == "torchscript":
-        from handmesh.runtime.torchscript_backend import read_torchscript_metadata
-
-        return read_torchscript_metadata(path)
-    if kind == "coreml":
-        from handmesh.export.to_coreml import inspect_coreml
-
-        return inspect_coreml(path)
-    raise ConfigError(f"{path} is a checkpoint, not an export: export it with handmesh-export --checkpoint {path}")
-
-
-def describe_artefact(meta: ArtefactMetadata) -> str:
-    """Human-readable lines of an export's metadata (everything but the faces' numbers)."""
-    batch = "any" if meta.batch is None else str(meta.batch)
-    lines = [
-        f"artefact: {meta.artefact} ({meta.precision}), batch {batch}",
-        f"network: {meta.variant}, input {meta.input_size}x{meta.input_size}, {meta.hand_model} hand "
-        f"({meta.side}; sha256 {meta.hand_model_sha256[:16]}...)",
-        f"normalization: x = (rgb / 255 - mean) / std, mean {meta.mean}, std {meta.std}",
-        f"input: image {tuple(meta.input_shape)} float32",
-        "outputs: " + ", ".join(f"{k} {tuple(v)}" for k, v in meta.output_shapes.items()),
-        f"mesh: {meta.num_vertices} vertices, {meta.faces.shape[0]} faces",
-    ]
-    if meta.source:
-        lines.append("source: " + ", ".join(f"{k} {v}" for k, v in meta.source.items()))
-    if meta.versions:
-        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in meta.versions.items()))
-    return "\n".join(lines)

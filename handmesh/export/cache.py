@@ -1,4 +1,5 @@
-"""Exports made on demand (``load_runtime(checkpoint, backend="auto")``), kept in a cache folder and reused.
+"""Exports made on demand (``handmesh.api.load_runtime(checkpoint, backend="auto")``), kept in a cache folder and
+reused.
 
 The folder is ``$HANDMESH_CACHE_DIR``, else ``~/.cache/handmesh``; exports go to its ``exports/`` subfolder, named
 by the checkpoint's content hash (SHA-256 of the file's bytes, so a renamed or copied checkpoint hits the same
@@ -14,10 +15,9 @@ from pathlib import Path
 
 from handmesh.errors import CheckpointError, ConfigError
 
-__all__ = ["CACHE_ENV", "cache_dir", "cached_export", "cached_export_path"]
+__all__ = ["CACHE_ENV", "cache_dir", "cached_export", "cached_export_path", "export_for_runtime"]
 
 CACHE_ENV = "HANDMESH_CACHE_DIR"
-_SUFFIX = {"onnx": ".onnx", "torchscript": ".ts", "coreml": ".mlpackage"}
 
 
 def cache_dir() -> Path:
@@ -31,16 +31,17 @@ def cached_export_path(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16
                        digest: str | None = None) -> Path:
     """Where the cached export of ``checkpoint`` with these settings lives (it may not exist yet)."""
     from handmesh._version import __version__
-    from handmesh.export.graph import file_sha256
-    from handmesh.export.metadata import ARTEFACT_FORMAT_VERSION
+    from handmesh.artefact.describe import file_sha256
+    from handmesh.artefact.formats import ARTEFACT_FORMATS
+    from handmesh.artefact.metadata import ARTEFACT_FORMAT_VERSION
 
-    if fmt not in _SUFFIX:
-        raise ConfigError(f"format {fmt!r}: expected one of {', '.join(_SUFFIX)}")
+    if fmt not in ARTEFACT_FORMATS:
+        raise ConfigError(f"format {fmt!r}: expected one of {', '.join(ARTEFACT_FORMATS)}")
     digest = digest or file_sha256(checkpoint)
     settings = (f"{'fp16' if fp16 else 'fp32'}-b{batch or 'dyn'}-{'ema' if use_ema else 'raw'}"
                 f"-v{ARTEFACT_FORMAT_VERSION}-hm{__version__}")
     base = Path(root) if root is not None else cache_dir()
-    return base / "exports" / f"{digest[:32]}-{settings}{_SUFFIX[fmt]}"
+    return base / "exports" / f"{digest[:32]}-{settings}{ARTEFACT_FORMATS[fmt].suffix}"
 
 
 def cached_export(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16: bool = False, batch: int | None = None,
@@ -82,3 +83,8 @@ def cached_export(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16: boo
         raise CheckpointError(f"exporting {checkpoint} to {fmt}: the export disagrees with PyTorch "
                               f"({result.parity.summary()}); please report this")
     return path, True
+
+
+def export_for_runtime(checkpoint: str | os.PathLike, fmt: str, **settings: object) -> Path:
+    """The ``exporter`` that :func:`handmesh.runtime.load_runtime` takes: :func:`cached_export`'s path."""
+    return cached_export(checkpoint, fmt, **settings)[0]  # type: ignore[arg-type]

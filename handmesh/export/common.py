@@ -1,22 +1,19 @@
-"""What the exporters share: the result record, a quiet tracer, batch options and the network source."""
+"""What the exporters share: the result record, batch options and the network source."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from handmesh.errors import BackendUnavailableError, ConfigError
-from handmesh.export.metadata import ArtefactMetadata
+from handmesh.artefact.metadata import ArtefactMetadata
+from handmesh.errors import ConfigError
 from handmesh.export.verify import ParityReport
 
-__all__ = ["ExportResult", "load_source", "parse_batch", "quiet_tracing", "require"]
+__all__ = ["ExportResult", "load_source", "parse_batch"]
 
 
 @dataclass
@@ -51,32 +48,6 @@ class ExportResult:
         ])
 
 
-@contextlib.contextmanager
-def quiet_tracing() -> Iterator[None]:
-    """Silence the tracer's and exporters' notices about their own deprecation (not about this network)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning)
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export.*")
-        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1.*")
-        warnings.filterwarnings("ignore", message=".*has not been tested with coremltools.*")
-        warnings.filterwarnings("ignore", category=UserWarning, module="coremltools.*")
-        yield
-
-
-def require(module: str, what: str) -> Any:
-    """Import ``module`` or raise a :class:`BackendUnavailableError` saying how to install it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise BackendUnavailableError(
-            f"{what} needs the {module.split('.')[0]} package, which is not installed: pip install 'handmesh[export]'"
-        ) from e
-
-
 def parse_batch(batch: int | str | None) -> int | None:
     """``None``/``"dynamic"`` -> None (any batch size); a positive integer (or its text) -> that fixed size.
 
@@ -100,7 +71,7 @@ def load_source(net_or_checkpoint: Any, *, use_ema: bool = True,
     :class:`~handmesh.network.HandMeshNet` is used as is."""
     if isinstance(net_or_checkpoint, torch.nn.Module):
         return net_or_checkpoint, {}
-    from handmesh.export.graph import checkpoint_source
+    from handmesh.artefact.describe import checkpoint_source
     from handmesh.network import load_network
 
     path = Path(net_or_checkpoint)

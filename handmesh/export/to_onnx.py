@@ -2,7 +2,7 @@
 
 Uses the TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``): it needs no extra package and
 traces this network exactly. Opset 17 runs on every ONNX Runtime since 1.13. The batch dimension is dynamic
-(``dynamic_axes``) unless a fixed batch is asked for. The metadata (see :mod:`handmesh.export.metadata`) goes into
+(``dynamic_axes``) unless a fixed batch is asked for. The metadata (see :mod:`handmesh.artefact.metadata`) goes into
 ``metadata_props["handmesh"]``.
 """
 
@@ -10,26 +10,21 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from handmesh.export.common import ExportResult, load_source, parse_batch, quiet_tracing, require
-from handmesh.export.graph import ExportGraph, metadata_for, prepare_network
-from handmesh.export.metadata import INPUT_NAME, METADATA_KEY, OUTPUT_NAMES, ArtefactMetadata
-from handmesh.export.verify import (
-    FP16_VERTEX_TOLERANCE_M,
-    FP32_VERTEX_TOLERANCE_M,
-    ParityReport,
-    compare,
-    reference_outputs,
-    verification_crops,
-)
+from handmesh.artefact.metadata import INPUT_NAME, METADATA_KEY, OUTPUT_NAMES, ArtefactMetadata
+from handmesh.artefact.support import quiet_tracing, require
+from handmesh.export.common import ExportResult
+from handmesh.export.graph import ExportGraph, prepare_network
+from handmesh.export.recipe import run_export, vertex_tolerance
+from handmesh.export.verify import ParityReport, compare, reference_outputs, verification_crops
+from handmesh.utils.atomic import atomic_write_bytes
 
-__all__ = ["DEFAULT_OPSET", "export_onnx", "onnx_bytes"]
+__all__ = ["DEFAULT_OPSET", "OnnxWriter", "export_onnx", "onnx_bytes"]
 
 DEFAULT_OPSET = 17
 
@@ -97,21 +92,30 @@ def export_onnx(
         MissingFileError, CheckpointError: the checkpoint is missing, corrupt or not ours.
         BackendUnavailableError: onnx is not installed.
     """
-    from handmesh.utils.atomic import atomic_write_bytes
+    return run_export(OnnxWriter(opset), source, output, batch=batch, fp16=fp16, verify=verify, use_ema=use_ema,
+                      mano_dir=mano_dir)
 
-    t0 = time.perf_counter()
-    n = parse_batch(batch)
-    net, provenance = load_source(source, use_ema=use_ema, mano_dir=mano_dir)
-    onnx = require("onnx", "ONNX export")
-    meta = metadata_for(net, "onnx", batch=n, fp16=fp16, source=provenance,
-                        versions={"onnx": onnx.__version__, "opset": str(opset)})
-    prepared = prepare_network(net, fp16=fp16)
-    data = onnx_bytes(prepared, meta, opset=opset)
-    output = Path(output)
-    atomic_write_bytes(output, data)
-    reference_net = prepare_network(net) if fp16 else prepared
-    parity = check_onnx(data, reference_net, meta) if verify else ParityReport(False, note="--no-verify")
-    return ExportResult(output, "onnx", meta, parity, time.perf_counter() - t0)
+
+class OnnxWriter:
+    """The ONNX format for :func:`~handmesh.export.recipe.run_export` (checked in ONNX Runtime on the CPU)."""
+
+    name = "onnx"
+
+    def __init__(self, opset: int = DEFAULT_OPSET) -> None:
+        self.opset = int(opset)
+        self.versions = {"onnx": require("onnx", "ONNX export").__version__, "opset": str(self.opset)}
+        self.source: dict[str, Any] = {}
+
+    def write(self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path) -> tuple[bytes, torch.nn.Module]:
+        prepared = prepare_network(net, fp16=meta.precision == "fp16")
+        data = onnx_bytes(prepared, meta, opset=self.opset)
+        atomic_write_bytes(output, data)
+        return data, prepared
+
+    def check(self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path,
+              written: tuple[bytes, torch.nn.Module]) -> ParityReport:
+        data, prepared = written
+        return check_onnx(data, prepare_network(net) if meta.precision == "fp16" else prepared, meta)
 
 
 def check_onnx(data: bytes | str | os.PathLike, reference_net: torch.nn.Module, meta: ArtefactMetadata,
@@ -121,7 +125,7 @@ def check_onnx(data: bytes | str | os.PathLike, reference_net: torch.nn.Module, 
         import onnxruntime as ort
     except ImportError:
         return ParityReport(False, note="onnxruntime is not installed")
-    tol = FP16_VERTEX_TOLERANCE_M if meta.precision == "fp16" else FP32_VERTEX_TOLERANCE_M
+    tol = vertex_tolerance(meta)
     source = data if isinstance(data, bytes) else str(data)
     try:
         session = ort.InferenceSession(source, providers=["CPUExecutionProvider"])

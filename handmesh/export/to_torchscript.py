@@ -10,25 +10,21 @@ from __future__ import annotations
 
 import io
 import os
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from handmesh.export.common import ExportResult, load_source, parse_batch, quiet_tracing
-from handmesh.export.graph import ExportGraph, metadata_for, prepare_network
-from handmesh.export.metadata import OUTPUT_NAMES, TORCHSCRIPT_EXTRA_FILE, ArtefactMetadata
-from handmesh.export.verify import (
-    FP16_VERTEX_TOLERANCE_M,
-    FP32_VERTEX_TOLERANCE_M,
-    ParityReport,
-    compare,
-    reference_outputs,
-    verification_crops,
-)
+from handmesh.artefact.metadata import OUTPUT_NAMES, TORCHSCRIPT_EXTRA_FILE, ArtefactMetadata
+from handmesh.artefact.support import quiet_tracing
+from handmesh.export.common import ExportResult
+from handmesh.export.graph import ExportGraph, prepare_network
+from handmesh.export.recipe import run_export, vertex_tolerance
+from handmesh.export.verify import ParityReport, compare, reference_outputs, verification_crops
+from handmesh.network.predictor import check_torch_device
+from handmesh.utils.atomic import atomic_write_bytes
 
-__all__ = ["export_torchscript", "torchscript_bytes"]
+__all__ = ["TorchScriptWriter", "export_torchscript", "torchscript_bytes"]
 
 
 def torchscript_bytes(net: torch.nn.Module, meta: ArtefactMetadata, device: str | torch.device = "cpu") -> bytes:
@@ -69,26 +65,34 @@ def export_torchscript(
     Returns:
         :class:`~handmesh.export.common.ExportResult`.
     """
-    from handmesh.runtime.torch_backend import check_torch_device
-    from handmesh.utils.atomic import atomic_write_bytes
+    return run_export(TorchScriptWriter(device), source, output, batch=batch, fp16=fp16, verify=verify,
+                      use_ema=use_ema, mano_dir=mano_dir)
 
-    t0 = time.perf_counter()
-    n = parse_batch(batch)
-    dev = check_torch_device(device)
-    net, provenance = load_source(source, use_ema=use_ema, mano_dir=mano_dir)
-    meta = metadata_for(net, "torchscript", batch=n, fp16=fp16, source={**provenance, "traced_on": dev.type})
-    prepared = prepare_network(net, fp16=fp16, device=dev)
-    data = torchscript_bytes(prepared, meta, dev)
-    output = Path(output)
-    atomic_write_bytes(output, data)
-    parity = ParityReport(False, note="--no-verify")
-    if verify:
+
+class TorchScriptWriter:
+    """The TorchScript format for :func:`~handmesh.export.recipe.run_export`: traced on ``device``, checked with
+    ``torch.jit`` there."""
+
+    name = "torchscript"
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = check_torch_device(device)
+        self.versions: dict[str, str] = {}
+        self.source = {"traced_on": self.device.type}
+
+    def write(self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path) -> bytes:
+        prepared = prepare_network(net, fp16=meta.precision == "fp16", device=self.device)
+        data = torchscript_bytes(prepared, meta, self.device)
+        atomic_write_bytes(output, data)
+        return data
+
+    def check(self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path, written: bytes) -> ParityReport:
+        dev = self.device
         reference = prepare_network(net, device=dev)
-        tol = FP16_VERTEX_TOLERANCE_M if fp16 else FP32_VERTEX_TOLERANCE_M
-        crops = verification_crops(meta.input_size, n or 2).to(dev)
+        crops = verification_crops(meta.input_size, meta.batch or 2).to(dev)
         with quiet_tracing():
-            module = torch.jit.load(io.BytesIO(data), map_location=dev)
+            module = torch.jit.load(io.BytesIO(written), map_location=dev)
         with torch.no_grad():
             got = dict(zip(OUTPUT_NAMES, (t.float().cpu().numpy() for t in module(crops))))
-        parity = compare(reference_outputs(reference, crops), got, tolerance_m=tol, note=f"torch.jit on {dev}")
-    return ExportResult(output, "torchscript", meta, parity, time.perf_counter() - t0)
+        return compare(reference_outputs(reference, crops), got, tolerance_m=vertex_tolerance(meta),
+                       note=f"torch.jit on {dev}")

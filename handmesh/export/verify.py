@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from handmesh.export.metadata import OUTPUT_NAMES
+from handmesh.artefact.metadata import OUTPUT_NAMES
 
 __all__ = ["FP32_VERTEX_TOLERANCE_M", "FP16_VERTEX_TOLERANCE_M", "ParityReport", "compare", "reference_outputs",
            "verification_crops"]

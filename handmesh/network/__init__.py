@@ -10,26 +10,20 @@ Where things are:
     head.py        IEFRegressor, mean_parameters
     build.py       build_network (config -> network), model.pretrained loading
     checkpoint.py  the checkpoint format, load_network, CheckpointInfo, save_inference_checkpoint
-    predictor.py   NetworkPredictor: crops + intrinsics -> camera-frame keypoints and vertices
+    predictor.py   NetworkPredictor: crops + intrinsics -> camera-frame keypoints and vertices; devices
+    outputs.py     the network's outputs declared once (names, shapes, meaning); imports nothing heavy
+
+Importing this package does no work: torch and the encoder load on first use of a name.
 """
 
-from handmesh.network.build import build_network, load_pretrained
-from handmesh.network.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CheckpointInfo,
-    is_handmesh_checkpoint,
-    load_network,
-    make_checkpoint,
-    network_info,
-    read_checkpoint,
-    save_inference_checkpoint,
-    save_network,
-)
-from handmesh.network.head import IEFRegressor, MeanParameters, mean_parameters
-from handmesh.network.model import IMAGENET_MEAN, IMAGENET_STD, HandMeshNet, HandMeshOutput
-from handmesh.network.predictor import NetworkPredictor, resolve_device
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "build_network",
+    "check_torch_device",
     "CHECKPOINT_FORMAT",
     "CheckpointInfo",
     "HandMeshNet",
@@ -37,17 +31,75 @@ __all__ = [
     "IEFRegressor",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
-    "MeanParameters",
-    "NetworkPredictor",
-    "build_network",
     "is_handmesh_checkpoint",
     "load_network",
     "load_pretrained",
     "make_checkpoint",
     "mean_parameters",
+    "MeanParameters",
     "network_info",
+    "NETWORK_OUTPUTS",
+    "NetworkPredictor",
+    "OUTPUT_NAMES",
     "read_checkpoint",
     "resolve_device",
     "save_inference_checkpoint",
     "save_network",
 ]
+
+# The encoder imports torch and timm: load the modules on first use only.
+_WHERE = {
+    "build_network": "build",
+    "load_pretrained": "build",
+    "CHECKPOINT_FORMAT": "checkpoint",
+    "CheckpointInfo": "checkpoint",
+    "is_handmesh_checkpoint": "checkpoint",
+    "load_network": "checkpoint",
+    "make_checkpoint": "checkpoint",
+    "network_info": "checkpoint",
+    "read_checkpoint": "checkpoint",
+    "save_inference_checkpoint": "checkpoint",
+    "save_network": "checkpoint",
+    "IEFRegressor": "head",
+    "MeanParameters": "head",
+    "mean_parameters": "head",
+    "IMAGENET_MEAN": "model",
+    "IMAGENET_STD": "model",
+    "HandMeshNet": "model",
+    "HandMeshOutput": "model",
+    "NetworkPredictor": "predictor",
+    "resolve_device": "predictor",
+    "check_torch_device": "predictor",
+    "NETWORK_OUTPUTS": "outputs",
+    "OUTPUT_NAMES": "outputs",
+}
+
+if TYPE_CHECKING:
+    from handmesh.network.build import build_network, load_pretrained
+    from handmesh.network.checkpoint import (
+        CHECKPOINT_FORMAT,
+        CheckpointInfo,
+        is_handmesh_checkpoint,
+        load_network,
+        make_checkpoint,
+        network_info,
+        read_checkpoint,
+        save_inference_checkpoint,
+        save_network,
+    )
+    from handmesh.network.head import IEFRegressor, MeanParameters, mean_parameters
+    from handmesh.network.model import IMAGENET_MEAN, IMAGENET_STD, HandMeshNet, HandMeshOutput
+    from handmesh.network.outputs import NETWORK_OUTPUTS, OUTPUT_NAMES
+    from handmesh.network.predictor import NetworkPredictor, check_torch_device, resolve_device
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(f"handmesh.network.{_WHERE[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'handmesh.network' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

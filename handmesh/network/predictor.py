@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 import torch
 
+from handmesh.errors import BackendUnavailableError, ConfigError
 from handmesh.geometry.camera_solve import solve_translation
 from handmesh.geometry.projection import crop_normalized_to_pixels
 from handmesh.network.checkpoint import CheckpointInfo, load_network
 from handmesh.network.model import HandMeshNet
 
-__all__ = ["NetworkPredictor", "place_in_camera", "resolve_device"]
+__all__ = ["NetworkPredictor", "check_torch_device", "place_in_camera", "resolve_device"]
 
 
 def place_in_camera(joints: torch.Tensor, verts: torch.Tensor, joints2d: torch.Tensor, K: torch.Tensor,
@@ -41,8 +42,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     Raises:
         BackendUnavailableError: a CUDA or MPS device was asked for but is not available.
     """
-    from handmesh.errors import BackendUnavailableError
-
     if device == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -97,3 +96,13 @@ class NetworkPredictor:
         """
         out = self.network(images.to(self.device, torch.float32))
         return place_in_camera(out.joints, out.vertices, out.joints2d, K, self.input_size)
+
+
+def check_torch_device(device: str) -> torch.device:
+    """:func:`~handmesh.network.resolve_device`, re-raised with the backend named."""
+    try:
+        return resolve_device(device)
+    except BackendUnavailableError as e:
+        raise BackendUnavailableError(f"backend 'torch': {e}") from e
+    except RuntimeError as e:  # torch.device("nonsense")
+        raise ConfigError(f"device {device!r}: expected auto, cpu, cuda, cuda:N or mps ({e})") from e

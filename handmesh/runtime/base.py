@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from handmesh.errors import ConfigError
-from handmesh.export.metadata import OUTPUT_NAMES, ArtefactMetadata, output_shapes
+from handmesh.artefact.metadata import OUTPUT_NAMES, ArtefactMetadata, output_shapes
 
 __all__ = ["Runtime", "RuntimeOutput"]
 
@@ -73,7 +73,7 @@ class Runtime:
 
     Attributes:
         backend: ``"torch"``, ``"onnxruntime"``, ``"torchscript"`` or ``"coreml"``.
-        metadata: the artefact's :class:`~handmesh.export.metadata.ArtefactMetadata` (for a checkpoint: the same
+        metadata: the artefact's :class:`~handmesh.artefact.metadata.ArtefactMetadata` (for a checkpoint: the same
             fields, made from the network).
         source: the file that was loaded (the artefact, or for a cached export the checkpoint it came from).
         artefact: the file the backend runs (the cached export for ``backend="onnxruntime"`` from a checkpoint).

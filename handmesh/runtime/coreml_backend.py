@@ -1,7 +1,7 @@
 """Core ML backend (macOS): a ``.mlpackage`` written by :func:`~handmesh.export.export_coreml`.
 
 On other systems loading raises :class:`~handmesh.errors.BackendUnavailableError` with what to use instead;
-:func:`~handmesh.export.inspect_coreml` still validates a package anywhere.
+:func:`~handmesh.artefact.coreml.inspect_coreml` still validates a package anywhere.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from handmesh.artefact.coreml import MAX_DYNAMIC_BATCH, inspect_coreml, predict_coreml, require_predict
 from handmesh.errors import ConfigError
 from handmesh.runtime.base import Runtime
 
@@ -36,10 +37,14 @@ class CoreMLRuntime(Runtime):
 
     backend = "coreml"
 
+    @classmethod
+    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
+             **options: Any) -> CoreMLRuntime:
+        """What :func:`~handmesh.runtime.load_runtime` calls: a ``.mlpackage`` (Core ML chooses its threads)."""
+        return cls(source, device=device, **options)
+
     def __init__(self, path: str | os.PathLike, *, device: str = "auto", compute_units: str | None = None,
                  resize: bool = False) -> None:
-        from handmesh.export.to_coreml import MAX_DYNAMIC_BATCH, inspect_coreml, require_predict
-
         require_predict()
         import coremltools as ct
 
@@ -60,8 +65,6 @@ class CoreMLRuntime(Runtime):
         return f" ({self.metadata.precision})"
 
     def _run(self, x: Any) -> dict[str, Any]:
-        from handmesh.export.to_coreml import _predict
-
         a = self._as_numpy(x)
-        parts = [_predict(self.model, a[i:i + self.max_batch]) for i in range(0, a.shape[0], self.max_batch)]
+        parts = [predict_coreml(self.model, a[i:i + self.max_batch]) for i in range(0, a.shape[0], self.max_batch)]
         return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}

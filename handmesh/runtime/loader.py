@@ -3,8 +3,9 @@
 Sources and the backends that run them:
 
 ==============================  ==========================================================================
-checkpoint (``.pt``)            ``torch``; ``onnxruntime`` and ``torchscript`` through an export made once
-                                and cached (see :mod:`handmesh.export.cache`)
+checkpoint (``.pt``)            ``torch``; ``onnxruntime`` and ``torchscript`` through an export, which the
+                                caller's ``exporter`` makes (:func:`handmesh.api.load_runtime` passes one
+                                that exports once and caches, see :mod:`handmesh.export.cache`)
 ONNX (``.onnx``)                ``onnxruntime``
 TorchScript (``.ts``)           ``torchscript``
 Core ML (``.mlpackage``)        ``coreml`` (macOS)
@@ -12,37 +13,81 @@ Core ML (``.mlpackage``)        ``coreml`` (macOS)
 
 The kind of a file is read from its content, not its name (a TorchScript file named ``.pt`` is recognised).
 
-``backend="auto"`` picks, for a checkpoint: on a CPU, ONNX Runtime when onnx and onnxruntime are installed (about
-2x faster than eager PyTorch on FastViT), else PyTorch reparameterized; on CUDA or MPS, PyTorch (float16 autocast
+``backend="auto"`` picks, for a checkpoint: on a CPU, ONNX Runtime when onnx and onnxruntime are installed and an
+``exporter`` is given (about 2x faster than eager PyTorch on FastViT), else PyTorch reparameterized; on CUDA or MPS, PyTorch (float16 autocast
 and channels-last on CUDA). For an artefact it picks the one backend that runs it. ``rt.backend`` says which was
 chosen and ``rt.describe()`` why.
+
+The backends are one table, :data:`BACKEND_TABLE`: a new backend is its own file (a :class:`Runtime` subclass with
+a ``load`` class method) and one row here. The kinds of model file come from :mod:`handmesh.artefact.formats`.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
-import os
 import sys
-import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
+from handmesh.artefact.formats import KINDS, detect_source
+from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError
 from handmesh.runtime.base import Runtime
 
-__all__ = ["BACKENDS", "available_backends", "detect_source", "load_runtime"]
+__all__ = ["BACKENDS", "BACKEND_TABLE", "Backend", "Exporter", "available_backends", "detect_source", "load_runtime"]
 
-BACKENDS = ("torch", "onnxruntime", "torchscript", "coreml")
-_RUNS = {"checkpoint": ("torch", "onnxruntime", "torchscript"), "onnx": ("onnxruntime",),
-         "torchscript": ("torchscript",), "coreml": ("coreml",), "network": ("torch",)}
-_KIND = {"checkpoint": "a handmesh checkpoint", "onnx": "an ONNX export", "torchscript": "a TorchScript export",
-         "coreml": "a Core ML package", "network": "an in-memory network"}
-_OPTIONS = {
-    "torch": {"use_ema", "mano_dir", "reparameterize", "half", "channels_last", "compile", "cuda_graphs", "resize"},
-    "onnxruntime": {"providers", "resize", "use_ema", "mano_dir", "fp16", "cache_dir", "spin"},
-    "torchscript": {"resize", "use_ema", "mano_dir", "fp16", "cache_dir"},
-    "coreml": {"compute_units", "resize"},
-}
+Exporter = Callable[..., Path]
+"""``exporter(checkpoint, fmt, *, fp16, use_ema, mano_dir, root) -> artefact path``: makes (or finds) the export of
+a checkpoint that a backend runs (see :func:`handmesh.api.load_runtime`)."""
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One way to run a model.
+
+    Attributes:
+        name: what ``backend=`` says.
+        runtime: ``"module:Class"`` of its :class:`Runtime`; the class's ``load(source, *, device, threads,
+            origin, **options)`` opens a model.
+        runs: the kinds of source it runs as they are (see :data:`handmesh.artefact.formats.KINDS`).
+        export_to: the format a checkpoint is exported to for it, or None.
+        requires: packages that must be installed for it to run here.
+        platform: the one ``sys.platform`` it runs on, or None for any.
+        options: the runtime's own options.
+    """
+
+    name: str
+    runtime: str
+    runs: tuple[str, ...]
+    export_to: str | None = None
+    requires: tuple[str, ...] = ()
+    platform: str | None = None
+    options: frozenset[str] = frozenset({"resize"})
+
+    def kinds(self) -> tuple[str, ...]:
+        """Every kind of source it takes: its own, and checkpoints when it runs their export."""
+        return self.runs + (("checkpoint",) if self.export_to and "checkpoint" not in self.runs else ())
+
+    def available(self) -> bool:
+        return (self.platform is None or sys.platform == self.platform) and all(map(_installed, self.requires))
+
+
+BACKEND_TABLE: tuple[Backend, ...] = (
+    Backend("torch", "handmesh.runtime.torch_backend:TorchRuntime", runs=("checkpoint", "network"),
+            options=frozenset({"use_ema", "mano_dir", "reparameterize", "half", "channels_last", "compile",
+                               "cuda_graphs", "resize"})),
+    Backend("onnxruntime", "handmesh.runtime.onnx_backend:OnnxRuntime", runs=("onnx",), export_to="onnx",
+            requires=("onnxruntime",), options=frozenset({"providers", "resize", "spin"})),
+    Backend("torchscript", "handmesh.runtime.torchscript_backend:TorchScriptRuntime", runs=("torchscript",),
+            export_to="torchscript"),
+    Backend("coreml", "handmesh.runtime.coreml_backend:CoreMLRuntime", runs=("coreml",), requires=("coremltools",),
+            platform="darwin", options=frozenset({"compute_units", "resize"})),
+)
+_BY_NAME = {b.name: b for b in BACKEND_TABLE}
+BACKENDS = tuple(_BY_NAME)
+_EXPORT_OPTIONS = frozenset({"fp16", "use_ema", "mano_dir", "cache_dir"})  # for exporting a checkpoint first
 
 
 def _installed(module: str) -> bool:
@@ -52,68 +97,30 @@ def _installed(module: str) -> bool:
 def available_backends() -> list[str]:
     """Backends that can run on this machine, in :data:`BACKENDS` order (``torch`` and ``torchscript`` always;
     ``onnxruntime`` when installed; ``coreml`` on macOS with coremltools)."""
-    out = ["torch"]
-    if _installed("onnxruntime"):
-        out.append("onnxruntime")
-    out.append("torchscript")
-    if sys.platform == "darwin" and _installed("coremltools"):
-        out.append("coreml")
-    return out
+    return [b.name for b in BACKEND_TABLE if b.available()]
 
 
-def detect_source(path: str | os.PathLike) -> str:
-    """What ``path`` holds: ``"checkpoint"``, ``"onnx"``, ``"torchscript"`` or ``"coreml"``.
-
-    Raises:
-        MissingFileError: no such file or folder.
-        CheckpointError: none of these (the message names the file and what is accepted).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise MissingFileError(f"model {path} does not exist (expected a handmesh checkpoint .pt, or an export: "
-                               ".onnx, .ts, .mlpackage)")
-    if path.is_dir():
-        if path.suffix == ".mlpackage" or (path / "Manifest.json").is_file():
-            return "coreml"
-        raise CheckpointError(f"{path} is a folder but not a Core ML package (no Manifest.json)")
-    if path.suffix.lower() == ".onnx":
-        return "onnx"
-    if zipfile.is_zipfile(path):
-        try:
-            with zipfile.ZipFile(path) as z:
-                names = z.namelist()
-        except (zipfile.BadZipFile, OSError) as e:
-            raise CheckpointError(f"{path}: unreadable archive ({e})") from e
-        if any(n.endswith("/constants.pkl") or n.endswith("/code/__torch__.py") or "/code/__torch__/" in n
-               for n in names):
-            return "torchscript"
-        return "checkpoint"  # read_checkpoint says whether it is ours
-    if path.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin", ".ts", ".pt2"):
-        return "checkpoint"  # not a zip: read_checkpoint reports it as corrupt or not ours, naming the file
-    head = path.read_bytes()[:64]
-    if head[:1] == b"\x08":  # protobuf field 1 varint: how every ONNX ModelProto starts (ir_version)
-        return "onnx"
-    raise CheckpointError(f"{path}: not a handmesh checkpoint or export (expected a .pt checkpoint written by "
-                          "handmesh-train, or .onnx / .ts / .mlpackage written by handmesh-export)")
-
-
-def _auto_backend(kind: str, device: str) -> tuple[str, str]:
+def _auto_backend(kind: str, device: str, exporter: Exporter | None) -> tuple[str, str]:
     """(backend, reason) for ``backend="auto"``."""
+    if kind == "network":
+        return "torch", "auto: an in-memory network runs with PyTorch"
     if kind != "checkpoint":
-        backend = _RUNS[kind][0]
-        return backend, f"auto: the backend for {_KIND[kind]}"
-    from handmesh.runtime.torch_backend import check_torch_device
+        backend = next(b.name for b in BACKEND_TABLE if kind in b.runs)
+        return backend, f"auto: the backend for {KINDS[kind]}"
+    from handmesh.network.predictor import check_torch_device
 
     dev = check_torch_device(device)
     if dev.type != "cpu":
         return "torch", f"auto: PyTorch on {dev.type}"
-    if _installed("onnxruntime") and _installed("onnx"):
+    if exporter is not None and _installed("onnxruntime") and _installed("onnx"):
         return "onnxruntime", "auto: ONNX Runtime is the fastest CPU backend here (cached ONNX export)"
+    if exporter is None:
+        return "torch", "auto: PyTorch reparameterized on the CPU (handmesh.api.load_runtime exports to ONNX for ~2x)"
     return "torch", "auto: PyTorch reparameterized on the CPU (install onnx and onnxruntime for ~2x faster)"
 
 
-def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threads: int | None = None,
-                 **options: Any) -> Runtime:
+def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threads: int | None = None, *,
+                 exporter: Exporter | None = None, **options: Any) -> Runtime:
     """Load a model to run crops through.
 
     Args:
@@ -123,6 +130,8 @@ def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threa
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``. Default: auto.
         threads: CPU threads (torch: ``torch.set_num_threads``, process-wide; ONNX Runtime: intra-op threads of
             this session). Default: None (the library's default).
+        exporter: makes the export a backend runs from a checkpoint (:data:`Exporter`); without one, a checkpoint
+            runs only on ``torch``. :func:`handmesh.api.load_runtime` passes the cached exporter. Default: None.
         **options: per backend:
             torch: ``use_ema``, ``mano_dir``, ``reparameterize`` (True), ``half`` (CUDA default), ``channels_last``
             (CUDA default), ``compile`` (False or a torch.compile mode), ``cuda_graphs`` (False), ``resize``;
@@ -149,84 +158,63 @@ def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threa
     kind = "network" if isinstance(source, torch.nn.Module) else detect_source(source)
     reason = ""
     if backend == "auto":
-        backend, reason = ("torch", "auto: an in-memory network runs with PyTorch") if kind == "network" else \
-            _auto_backend(kind, device)
-    if backend not in _RUNS[kind]:
-        runs = " or ".join(repr(b) for b in _RUNS[kind])
+        backend, reason = _auto_backend(kind, device, exporter)
+    spec = _BY_NAME[backend]
+    if kind not in spec.kinds():
+        runs = " or ".join(repr(b.name) for b in BACKEND_TABLE if kind in b.kinds())
         hint = "" if kind in ("checkpoint", "network") else ", or give the checkpoint it was exported from"
         raise ConfigError(f"backend {backend!r} cannot run {'this network' if kind == 'network' else source} "
-                          f"({_KIND[kind]}): use backend {runs}{hint}")
-    unknown = set(options) - _OPTIONS[backend]
+                          f"({KINDS[kind]}): use backend {runs}{hint}")
+    exporting = kind == "checkpoint" and "checkpoint" not in spec.runs
+    allowed = spec.options | (_EXPORT_OPTIONS if spec.export_to else frozenset())
+    unknown = set(options) - allowed
     if unknown:
         raise ConfigError(f"backend {backend!r} takes no option {', '.join(sorted(map(repr, unknown)))} (it takes: "
-                          f"{', '.join(sorted(_OPTIONS[backend]))})")
+                          f"{', '.join(sorted(allowed))})")
     if threads is not None and int(threads) < 1:
         raise ConfigError(f"threads: expected a positive number, got {threads}")
-    if threads is not None and backend in ("torch", "torchscript"):
-        torch.set_num_threads(int(threads))
-
-    rt: Runtime
-    if backend == "torch":
-        from handmesh.runtime.torch_backend import TorchRuntime, check_torch_device
-
-        if kind == "network":
-            import copy
-
-            # The runtime fuses and moves its network: leave the caller's (perhaps still training) one alone.
-            rt = TorchRuntime(copy.deepcopy(source), device=check_torch_device(device), **options)
-        else:
-            rt = TorchRuntime.from_checkpoint(source, device, **options)
-    elif backend == "onnxruntime":
-        from handmesh.runtime.onnx_backend import OnnxRuntime
-
-        rt = _open(lambda path, origin, extra: OnnxRuntime(path, device=device, threads=threads, source=origin,
-                                                           **extra), kind, source, "onnx", options)
-    elif backend == "torchscript":
-        from handmesh.runtime.torchscript_backend import TorchScriptRuntime
-
-        rt = _open(lambda path, origin, extra: TorchScriptRuntime(path, device=device, source=origin, **extra),
-                   kind, source, "torchscript", options)
+    module, _, name = spec.runtime.partition(":")
+    runtime_class = getattr(importlib.import_module(module), name)
+    if exporting:
+        rt = _open_export(runtime_class, spec, source, device, threads, exporter, options)
     else:
-        from handmesh.runtime.coreml_backend import CoreMLRuntime
-
-        rt = CoreMLRuntime(source, device=device, **options)
+        given = sorted(set(options) & _EXPORT_OPTIONS - spec.options)
+        if given:
+            raise ConfigError(f"options {', '.join(given)} apply to exporting a checkpoint, but {source} is an "
+                              "export already")
+        rt = runtime_class.load(source, device=device, threads=threads, origin=None, **options)
     rt.note = reason
     return rt
 
 
-def _open(make: Any, kind: str, source: Any, fmt: str, options: dict[str, Any]) -> Runtime:
-    """``make(artefact, origin, runtime_options)``; a cached export that fails to load (damaged on disk) is made
-    again once."""
-    artefact, origin, extra = _artefact(kind, source, fmt, options)
-    try:
-        return make(artefact, origin, extra)
-    except CheckpointError:
-        if kind != "checkpoint":
-            raise
-        artefact.unlink(missing_ok=True)
-        artefact, origin, extra = _artefact(kind, source, fmt, options)
-        return make(artefact, origin, extra)
-
-
-def _artefact(kind: str, source: Any, fmt: str, options: dict[str, Any]) -> tuple[Path, Path, dict[str, Any]]:
-    """(file to run, file it came from, the runtime's own options): exports a checkpoint to the cache first."""
-    export_keys = {"fp16", "use_ema", "mano_dir", "cache_dir"}
-    runtime_options = {k: v for k, v in options.items() if k not in export_keys}
-    if kind != "checkpoint":
-        given = sorted(set(options) & export_keys)
-        if given:
-            raise ConfigError(f"options {', '.join(given)} apply to exporting a checkpoint, but {source} is an "
-                              "export already")
-        return Path(source), Path(source), runtime_options
-    from handmesh.export.cache import cached_export
-
+def _open_export(runtime_class: Any, spec: Backend, checkpoint: Any, device: str, threads: int | None,
+                 exporter: Exporter | None, options: dict[str, Any]) -> Runtime:
+    """Export the checkpoint with ``exporter`` and open the export; a cached export that fails to load (damaged on
+    disk) is made again once."""
+    fmt = spec.export_to
+    if exporter is None:
+        raise ConfigError(f"backend {spec.name!r} runs {fmt} exports and {checkpoint} is a checkpoint: export it "
+                          f"first (handmesh-export --format {fmt}), or open it with handmesh.api.load_runtime, which "
+                          "exports it once and caches the export")
     if fmt == "onnx" and not _installed("onnx"):
         raise BackendUnavailableError("backend 'onnxruntime' from a checkpoint exports it to ONNX first, which needs "
                                       "the onnx package: pip install 'handmesh[export]'")
-    if fmt == "onnx" and not _installed("onnxruntime"):
-        raise BackendUnavailableError("backend 'onnxruntime': the onnxruntime package is not installed "
-                                      "(pip install onnxruntime)")
-    path, _ = cached_export(source, fmt, fp16=bool(options.get("fp16", False)),
-                            use_ema=bool(options.get("use_ema", True)), mano_dir=options.get("mano_dir"),
-                            root=options.get("cache_dir"))
-    return path, Path(source), runtime_options
+    for package in spec.requires:
+        if not _installed(package):
+            raise BackendUnavailableError(f"backend {spec.name!r}: the {package} package is not installed "
+                                          f"(pip install {package})")
+    runtime_options = {k: v for k, v in options.items() if k not in _EXPORT_OPTIONS}
+
+    def export() -> Path:
+        return Path(exporter(checkpoint, fmt, fp16=bool(options.get("fp16", False)),
+                             use_ema=bool(options.get("use_ema", True)), mano_dir=options.get("mano_dir"),
+                             root=options.get("cache_dir")))
+
+    artefact = export()
+    try:
+        return runtime_class.load(artefact, device=device, threads=threads, origin=Path(checkpoint),
+                                  **runtime_options)
+    except CheckpointError:
+        artefact.unlink(missing_ok=True)
+        return runtime_class.load(export(), device=device, threads=threads, origin=Path(checkpoint),
+                                  **runtime_options)

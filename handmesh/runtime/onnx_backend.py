@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
-from handmesh.export.metadata import INPUT_NAME, METADATA_KEY, OUTPUT_NAMES, ArtefactMetadata
+from handmesh.artefact.metadata import INPUT_NAME, METADATA_KEY, OUTPUT_NAMES, ArtefactMetadata
 from handmesh.runtime.base import Runtime
 
 __all__ = ["OnnxRuntime", "onnx_providers"]
@@ -88,6 +88,13 @@ class OnnxRuntime(Runtime):
     """
 
     backend = "onnxruntime"
+
+    @classmethod
+    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
+             **options: Any) -> OnnxRuntime:
+        """What :func:`~handmesh.runtime.load_runtime` calls: an ONNX file (``origin``: the checkpoint it was
+        exported from, if any)."""
+        return cls(source, device=device, threads=threads, source=origin, **options)
 
     def __init__(
         self,

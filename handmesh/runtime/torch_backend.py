@@ -14,11 +14,13 @@ from typing import Any
 
 import torch
 
-from handmesh.errors import BackendUnavailableError, ConfigError
-from handmesh.export.metadata import OUTPUT_NAMES
+from handmesh.errors import ConfigError
+from handmesh.artefact.describe import metadata_for
+from handmesh.network.outputs import OUTPUT_NAMES
+from handmesh.network.predictor import check_torch_device
 from handmesh.runtime.base import Runtime
 
-__all__ = ["TorchRuntime"]
+__all__ = ["TorchRuntime", "check_torch_device"]
 
 
 class TorchRuntime(Runtime):
@@ -38,6 +40,19 @@ class TorchRuntime(Runtime):
 
     backend = "torch"
 
+    @classmethod
+    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
+             **options: Any) -> TorchRuntime:
+        """What :func:`~handmesh.runtime.load_runtime` calls: a checkpoint, or an in-memory network (copied: the
+        runtime fuses and moves its network, so the caller's, perhaps still training, is left alone)."""
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        if isinstance(source, torch.nn.Module):
+            import copy
+
+            return cls(copy.deepcopy(source), device=check_torch_device(device), **options)
+        return cls.from_checkpoint(source, device, **options)
+
     def __init__(
         self,
         net: torch.nn.Module,
@@ -51,8 +66,6 @@ class TorchRuntime(Runtime):
         cuda_graphs: bool = False,
         resize: bool = False,
     ) -> None:
-        from handmesh.export.graph import metadata_for
-
         dev = torch.device(device)
         net = net.float().eval()
         if reparameterize:
@@ -153,15 +166,3 @@ class TorchRuntime(Runtime):
         static_in.copy_(x)
         graph.replay()
         return tuple(o.clone() for o in static_out)
-
-
-def check_torch_device(device: str) -> torch.device:
-    """:func:`~handmesh.network.resolve_device`, re-raised with the backend named."""
-    from handmesh.network import resolve_device
-
-    try:
-        return resolve_device(device)
-    except BackendUnavailableError as e:
-        raise BackendUnavailableError(f"backend 'torch': {e}") from e
-    except RuntimeError as e:  # torch.device("nonsense")
-        raise ConfigError(f"device {device!r}: expected auto, cpu, cuda, cuda:N or mps ({e})") from e

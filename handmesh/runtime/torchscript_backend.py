@@ -8,39 +8,12 @@ from typing import Any
 
 import torch
 
-from handmesh.errors import CheckpointError, MissingFileError
-from handmesh.export.metadata import OUTPUT_NAMES, TORCHSCRIPT_EXTRA_FILE, ArtefactMetadata
+from handmesh.artefact.metadata import OUTPUT_NAMES
+from handmesh.artefact.torchscript import load_torchscript, read_torchscript_metadata
+from handmesh.network.predictor import check_torch_device
 from handmesh.runtime.base import Runtime
 
 __all__ = ["TorchScriptRuntime", "load_torchscript", "read_torchscript_metadata"]
-
-
-def load_torchscript(path: str | os.PathLike) -> tuple[torch.jit.ScriptModule, ArtefactMetadata]:
-    """Load a TorchScript export on the CPU with its metadata.
-
-    Raises:
-        MissingFileError: no such file.
-        CheckpointError: not a TorchScript file, corrupt, or without handmesh metadata.
-    """
-    from handmesh.export.common import quiet_tracing
-
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"TorchScript file {path} does not exist")
-    extra = {TORCHSCRIPT_EXTRA_FILE: ""}
-    try:
-        with quiet_tracing():  # torch.jit.load announces its own deprecation
-            module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-    except Exception as e:  # torch raises RuntimeError/ValueError variants for bad archives
-        first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"cannot load TorchScript file {path}: {first} (corrupt, truncated, or not a "
-                              "TorchScript file)") from e
-    return module, ArtefactMetadata.from_json(extra[TORCHSCRIPT_EXTRA_FILE] or None, str(path))
-
-
-def read_torchscript_metadata(path: str | os.PathLike) -> ArtefactMetadata:
-    """The metadata of a TorchScript export (see :func:`load_torchscript`)."""
-    return load_torchscript(path)[1]
 
 
 class TorchScriptRuntime(Runtime):
@@ -60,10 +33,17 @@ class TorchScriptRuntime(Runtime):
 
     backend = "torchscript"
 
+    @classmethod
+    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
+             **options: Any) -> TorchScriptRuntime:
+        """What :func:`~handmesh.runtime.load_runtime` calls: a TorchScript file (``origin``: the checkpoint it was
+        exported from, if any)."""
+        if threads is not None:
+            torch.set_num_threads(int(threads))
+        return cls(source, device=device, source=origin, **options)
+
     def __init__(self, path: str | os.PathLike, *, device: str = "auto", source: str | os.PathLike | None = None,
                  resize: bool = False) -> None:
-        from handmesh.runtime.torch_backend import check_torch_device
-
         module, meta = load_torchscript(path)
         path = Path(path)
         traced_on = str(meta.source.get("traced_on", "cpu"))

@@ -11,7 +11,7 @@ from handmesh.metrics import align_w_scale
 from handmesh.network import load_network, read_checkpoint
 from handmesh.pipeline.estimator import HandEstimator
 from handmesh.pipeline.network import RuntimeStage
-from handmesh.runtime import load_runtime
+from handmesh.api import load_runtime
 
 from .helpers import OracleDetector, hand_model, project
 from .test_real_detection import _clip_truths, _frames

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from handmesh.errors import CheckpointError
-from handmesh.export.metadata import ArtefactMetadata, decode_faces, encode_faces
+from handmesh.artefact.metadata import ArtefactMetadata, decode_faces, encode_faces
 
 
 def _meta(**over) -> ArtefactMetadata:

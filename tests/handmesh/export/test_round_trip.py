@@ -13,8 +13,8 @@ import torch
 from handmesh.export import export_model
 from handmesh.export.api import read_metadata
 from handmesh.export.graph import prepare_network
-from handmesh.export.metadata import OUTPUT_NAMES
-from handmesh.runtime import load_runtime
+from handmesh.artefact.metadata import OUTPUT_NAMES
+from handmesh.api import load_runtime
 
 SIZE = 64
 VERTEX_TOL_M = 1e-4
@@ -72,7 +72,7 @@ def test_trained_network_round_trip_uses_its_ema_weights(fmt: str, trained, make
 
 
 def test_metadata_round_trips(exported: dict, checkpoint: Path, network) -> None:
-    from handmesh.export.graph import file_sha256
+    from handmesh.artefact.describe import file_sha256
     from handmesh.hand_model.model import model_fingerprint
 
     for fmt, result in exported.items():

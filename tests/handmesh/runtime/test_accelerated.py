@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handmesh.runtime import load_runtime
+from handmesh.api import load_runtime
 
 FP16_TOL_M = 5e-3  # an encoder in float16 moves vertices by millimetres at most (see handmesh.export.verify)
 

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from handmesh.errors import ConfigError
-from handmesh.runtime import RuntimeOutput, available_backends, detect_source, load_runtime
+from handmesh.api import load_runtime
+from handmesh.runtime import RuntimeOutput, available_backends, detect_source
 
 SIZE = 64
 SHAPES = {"rotmats": (16, 3, 3), "betas": (10,), "cam": (3,), "vertices": (778, 3), "joints": (21, 3),
