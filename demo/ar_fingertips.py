@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 import handmesh
+from handmesh.app.sources import SAMPLE_CLIP
 from handmesh.pipeline.hand import FINGER_NAMES
-from handmesh.pipeline.sources import SAMPLE_CLIP
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--camera", type=int, default=None)

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 import handmesh
-from handmesh.pipeline.sources import SAMPLE_CLIP
+from handmesh.app.sources import SAMPLE_CLIP
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("output", help="PNG file to write")

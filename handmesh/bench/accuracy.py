@@ -225,7 +225,7 @@ def read_clip(path: str | os.PathLike, frames: int | None = None) -> tuple[list[
     """
     from dataclasses import replace
 
-    from handmesh.pipeline.sources import VideoFileSource
+    from handmesh.app.sources import VideoFileSource
     from handmesh.synth.video import load_clip
 
     if frames is not None and frames < 1:
@@ -410,7 +410,7 @@ def real_images(folder: str | os.PathLike) -> list[tuple[Path, np.ndarray | None
         MissingFileError: no such folder, or a crop without its ``N_K.npy``.
         DataError: no images at all, or an intrinsics file that is not 3x3.
     """
-    from handmesh.pipeline.sources import IMAGE_SUFFIXES
+    from handmesh.app.sources import IMAGE_SUFFIXES
 
     root = Path(folder)
     if not root.is_dir():
@@ -564,8 +564,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the clips and the real photos and print the tables."""
     import handmesh
+    from handmesh.app.sources import SAMPLE_CLIP
     from handmesh.detection import find_hand_landmarker
-    from handmesh.pipeline.sources import SAMPLE_CLIP
 
     if args.frames is not None and args.frames < 1:
         raise ConfigError(f"handmesh-bench accuracy: --frames must be >= 1, got {args.frames}")

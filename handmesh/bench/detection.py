@@ -66,8 +66,8 @@ def _read_rgb(path: Path) -> np.ndarray:
 
 def run(args: argparse.Namespace) -> int:
     """Print the table."""
+    from handmesh.app.sinks import letterbox
     from handmesh.detection import MediaPipeHandDetector, find_hand_landmarker
-    from handmesh.pipeline.sinks import letterbox
 
     bundle = find_hand_landmarker(args.hand_landmarker)
     photos = _images(args.photos, "--photos")

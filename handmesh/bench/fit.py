@@ -50,11 +50,11 @@ class _Recorder:
 def run(args: argparse.Namespace) -> int:
     """Record, replay, time and print the table."""
     import handmesh
+    from handmesh.app.sources import SAMPLE_CLIP
     from handmesh.bench.accuracy import keypoint_box, pa_mpjpe_mm, read_clip
     from handmesh.errors import ConfigError, DataError
     from handmesh.fitting import LandmarkFitter
     from handmesh.geometry.projection import project_pinhole
-    from handmesh.pipeline.sources import SAMPLE_CLIP
 
     if args.repeats < 1 or (args.frames is not None and args.frames < 2):
         raise ConfigError("handmesh-bench fit: --repeats must be >= 1 and --frames >= 2")

@@ -24,13 +24,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Measure and print the offsets."""
+    from handmesh.app.sources import VideoFileSource
     from handmesh.detection import MediaPipeHandDetector
     from handmesh.errors import DataError
     from handmesh.fitting.calibrate import OffsetAccumulator
     from handmesh.fitting.skeleton import Skeleton
     from handmesh.fitting.so3 import exp_map
     from handmesh.hand_model import build_hand_model
-    from handmesh.pipeline.sources import VideoFileSource
     from handmesh.synth.video import load_clip
 
     accumulators: dict[str, OffsetAccumulator] = {}

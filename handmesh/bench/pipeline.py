@@ -65,7 +65,7 @@ def read_frames(path: Path, size: tuple[int, int], limit: int | None) -> tuple[l
     """Decode a video into RGB frames of ``size`` (W, H); also each frame's decode + conversion time in ms."""
     import cv2
 
-    from handmesh.pipeline.sources import VideoFileSource
+    from handmesh.app.sources import VideoFileSource
 
     src = VideoFileSource(path)
     frames, capture_ms = [], []
@@ -99,9 +99,9 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     import handmesh
+    from handmesh.app.sources import SAMPLE_CLIP
     from handmesh.detection import MediaPipeHandDetector, find_hand_landmarker
     from handmesh.errors import ConfigError
-    from handmesh.pipeline.sources import SAMPLE_CLIP
 
     if args.threads < 1 or args.max_hands < 1 or args.repeats < 1 or args.warmup < 0:
         raise ConfigError("handmesh-bench pipeline: --threads, --max-hands and --repeats must be >= 1, --warmup >= 0")

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 @user_errors_exit
 def main(argv: list[str] | None = None) -> int:
-    """Parse the flags and run :func:`handmesh.pipeline.demo.run_demo`."""
+    """Parse the flags and run :func:`handmesh.app.loop.run_demo`."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if args.setup_detector:
         from handmesh.detection.bundle import ensure_hand_landmarker
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         path = ensure_hand_landmarker(args.hand_landmarker)
         print(f"hand landmarker bundle ready: {path}")
         return 0
-    from handmesh.pipeline.demo import DemoOptions, run_demo
+    from handmesh.app.loop import DemoOptions, run_demo
 
     opts = DemoOptions(
         camera=args.camera, video=args.video, images=args.images, output=args.output,

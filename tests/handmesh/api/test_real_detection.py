@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 import handmesh
+from handmesh.app.sources import SAMPLE_CLIP, VideoFileSource
 from handmesh.detection import MediaPipeHandDetector
 from handmesh.pipeline.estimator import HandEstimator
-from handmesh.pipeline.sources import SAMPLE_CLIP, VideoFileSource
 
 from ..detection.conftest import hand_landmarker_bundle, read_rgb  # noqa: F401 - the fixture is used by name
 from .helpers import GroundTruthStage, Truth, hand_model

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import handmesh
+from handmesh.app.sources import SAMPLE_CLIP
 from handmesh.bench.accuracy import read_clip, run_clip, score_clip
-from handmesh.pipeline.sources import SAMPLE_CLIP
 
 from ..detection.conftest import hand_landmarker_bundle, read_rgb  # noqa: F401 - the fixture is used by name
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from handmesh.app.sources import SAMPLE_CLIP
 from handmesh.bench import accuracy as bench
 from handmesh.errors import DataError, MissingFileError
 from handmesh.pipeline.hand import Hand
-from handmesh.pipeline.sources import SAMPLE_CLIP
 
 from ..api.conftest import _export_cache  # noqa: F401 - autouse: exports go to a temporary cache
 from ..detection.conftest import hand_landmarker_bundle  # noqa: F401 - the fixture is used by name

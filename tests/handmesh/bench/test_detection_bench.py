@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from handmesh.app.sinks import letterbox
 from handmesh.bench import detection as bench
 from handmesh.errors import MissingFileError
-from handmesh.pipeline.sinks import letterbox
 
 from ..detection.conftest import hand_landmarker_bundle  # noqa: F401 - the fixture is used by name
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from handmesh.app.sources import SAMPLE_CLIP
 from handmesh.bench import pipeline as bench
-from handmesh.pipeline.sources import SAMPLE_CLIP
 
 from ..api.conftest import _export_cache, small_checkpoint  # noqa: F401 - fixtures used by name
 from ..detection.conftest import hand_landmarker_bundle  # noqa: F401 - the fixture is used by name

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from handmesh.pipeline.sources import Frame
+from handmesh.app.sources import Frame
 
 
 class FakeCapture:

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
+from handmesh.app.loop import DemoOptions, _handle_key, run_demo
+from handmesh.app.sinks import VideoSink
+from handmesh.app.sources import SAMPLE_CLIP, CameraSource, Frame
 from handmesh.cli.demo import main
-from handmesh.pipeline.demo import DemoOptions, _handle_key, run_demo
-from handmesh.pipeline.sinks import VideoSink
-from handmesh.pipeline.sources import SAMPLE_CLIP, CameraSource, Frame
 
 from .fakes import FakeCapture, RaisingSource
 
@@ -216,7 +216,7 @@ def test_keys() -> None:
 def test_window_keys_drive_the_loop(small_checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A window is simulated: each shown picture is recorded, keys come from a script (s, m, pause/unpause, q)."""
     import handmesh
-    import handmesh.pipeline.demo as demo
+    import handmesh.app.loop as demo
 
     keys = iter([ord("s"), 255, ord(" "), ord(" "), ord("m"), 255, ord("q")])
     shown: list[np.ndarray] = []
@@ -224,7 +224,7 @@ def test_window_keys_drive_the_loop(small_checkpoint: Path, monkeypatch: pytest.
     monkeypatch.setattr(cv2, "imshow", lambda name, img: shown.append(img.copy()))
     monkeypatch.setattr(cv2, "waitKey", lambda ms: next(keys))
     monkeypatch.setattr(cv2, "destroyAllWindows", lambda: None)
-    from handmesh.pipeline.sources import VideoFileSource
+    from handmesh.app.sources import VideoFileSource
 
     est = handmesh.load(small_checkpoint, backend="torch", detector="none")
     drawn: list[tuple[bool, bool]] = []
@@ -256,7 +256,7 @@ def _damaged_copy(path: Path, stretch: int, seed: int = 0) -> Path:
 def test_damaged_stretch_in_a_video_is_skipped_not_the_end(small_checkpoint: Path, tmp_path: Path) -> None:
     """A damaged stretch in the middle once ended the run after 37 of 150 frames, saying "end of source"."""
     import handmesh
-    from handmesh.pipeline.sources import VideoFileSource
+    from handmesh.app.sources import VideoFileSource
 
     clip = _damaged_copy(tmp_path / "damaged.mp4", 120_000)
     with pytest.warns(UserWarning, match="undecodable"):
@@ -290,8 +290,8 @@ def test_images_summary_counts_files_it_could_not_read(small_checkpoint: Path, t
 
 def test_a_video_that_does_not_play_never_replaces_a_good_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """OpenCV's writer reports no error on a full disk: the file is checked before it replaces anything."""
+    from handmesh.app import sinks
     from handmesh.errors import OutputError
-    from handmesh.pipeline import sinks
 
     good = tmp_path / "out.mp4"
     good.write_bytes(b"a video the user keeps")
@@ -339,8 +339,8 @@ def test_disk_full_while_writing_the_video_exits_1_and_keeps_the_old_file(small_
 def test_png_frames_on_a_full_disk_are_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
+    from handmesh.app import sinks
     from handmesh.errors import OutputError
-    from handmesh.pipeline import sinks
 
     sink = sinks.ImageDirSink(tmp_path / "frames")
     sink.write(np.full((8, 8, 3), 100, np.uint8), "f0")

@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from handmesh.pipeline.sources import SAMPLE_CLIP
+from handmesh.app.sources import SAMPLE_CLIP
 
 from ..detection.conftest import hand_landmarker_bundle  # noqa: F401 - the fixture is used by name
 

@@ -10,8 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from handmesh.errors import BackendUnavailableError, ConfigError, DataError, MissingFileError
-from handmesh.pipeline.sources import (
+from handmesh.app.sources import (
     SAMPLE_CLIP,
     CameraSource,
     ImageFolderSource,
@@ -19,6 +18,7 @@ from handmesh.pipeline.sources import (
     open_source,
     video_devices,
 )
+from handmesh.errors import BackendUnavailableError, ConfigError, DataError, MissingFileError
 
 from .fakes import FakeCapture
 

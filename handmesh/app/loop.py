@@ -11,7 +11,6 @@ Keys in the window: ``q`` or ``Esc`` quit, ``m`` mesh on/off, ``s`` skeleton on/
 from __future__ import annotations
 
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -21,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from handmesh.app.hud import draw_hud, hud_lines
+from handmesh.app.window import WINDOW, Viewer3D, display_available
 from handmesh.errors import BackendUnavailableError, ConfigError, DataError
 from handmesh.pipeline.timing import StageTimer
 
-WINDOW = "handmesh"
 DEFAULT_HEADLESS_OUTPUT = Path("outputs") / "demo.mp4"
-KEYS_HELP = "q/Esc quit  m mesh  s skeleton  space pause"
 
 
 @dataclass
@@ -137,96 +136,10 @@ class DemoResult:
         return "\n".join(lines)
 
 
-# ------------------------------------------------------------------------------------------------------- display
-def display_available() -> bool:
-    """Whether a window can be shown: a display (X11/Wayland on Linux) and an OpenCV build with a GUI."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False
-    import cv2
-
-    try:
-        cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
-    except cv2.error:  # opencv-python-headless, or no GUI backend
-        return False
-    return True
-
-
-def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
-    """Write text lines at the top-left of ``image`` in place: white on a darkened band, legible on any picture."""
-    import cv2
-
-    scale = max(0.4, min(image.shape[:2]) / 900.0)
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    (_, th), base = cv2.getTextSize("Ag", font, scale, 1)
-    step = th + base + 4
-    width = max(cv2.getTextSize(t, font, scale, 1)[0][0] for t in lines) + 12 if lines else 0
-    height = min(step * len(lines) + 6, image.shape[0])
-    band = image[:height, : min(width, image.shape[1])]
-    band[:] = (band.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken to 40 %
-    for k, text in enumerate(lines):
-        cv2.putText(image, text, (6, 4 + th + step * k), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
-    return image
-
-
-def hud_lines(fps: float, timer: StageTimer, hands: list, state: dict[str, bool], keys: bool) -> list[str]:
-    """The on-screen read-out: FPS and hands, the latest per-stage times, and the keys when a window is shown."""
-    sides = ", ".join(h.handedness for h in hands) or "no hand"
-    short = {"capture": "cap", "detect": "det", "crop": "crop", "network": "net", "hand_model": "hand",
-             "render": "draw"}  # fmt: skip
-    stages = " ".join(f"{short.get(k, k)} {v:.1f}" for k, v in timer.last.items())
-    lines = [f"{fps:5.1f} FPS  {sides}", f"{stages} ms"]
-    if keys:
-        lines.append(KEYS_HELP + ("  [paused]" if state.get("paused") else ""))
-    return lines
-
-
-class Viewer3D:
-    """An open3d window showing the hands' meshes in 3D (camera frame, viewed from behind the camera)."""
-
-    def __init__(self) -> None:
-        try:
-            import open3d as o3d
-        except ImportError as e:
-            raise BackendUnavailableError(
-                f"--view3d needs open3d, which is not installed ({e}): pip install 'handmesh[viz]' (on Linux open3d "
-                "also needs `apt-get install libusb-1.0-0`); or run without --view3d"
-            ) from None
-        self.o3d = o3d
-        self.vis = o3d.visualization.Visualizer()
-        if not self.vis.create_window("handmesh 3D", 640, 480):
-            raise BackendUnavailableError("--view3d: open3d could not open a window (no display?)")
-        self._meshes: list[Any] = []
-
-    def update(self, hands: list) -> bool:
-        """Show this frame's hands; returns False once the window was closed."""
-        o3d = self.o3d
-        flip = np.array([1.0, -1.0, -1.0])  # camera frame (y down, z forward) -> open3d's y up, looking down -z
-        while len(self._meshes) < len(hands):
-            m = o3d.geometry.TriangleMesh()
-            self._meshes.append(m)
-            self.vis.add_geometry(m, reset_bounding_box=len(self._meshes) == 1)
-        for k, m in enumerate(self._meshes):
-            if k < len(hands):
-                m.vertices = o3d.utility.Vector3dVector(hands[k].vertices.astype(np.float64) * flip)
-                m.triangles = o3d.utility.Vector3iVector(hands[k].faces.astype(np.int32))
-                m.compute_vertex_normals()
-            else:
-                m.vertices = o3d.utility.Vector3dVector(np.zeros((0, 3)))
-                m.triangles = o3d.utility.Vector3iVector(np.zeros((0, 3), np.int32))
-            self.vis.update_geometry(m)
-        alive = bool(self.vis.poll_events())
-        self.vis.update_renderer()
-        return alive
-
-    def close(self) -> None:
-        """Close the window."""
-        self.vis.destroy_window()
-
-
 # ------------------------------------------------------------------------------------------------------- the loop
 def _open_source(opts: DemoOptions, display: bool, log: Callable[[str], None]) -> tuple[Any, bool]:
     """The frame source and whether it is the fallback sample clip."""
-    from handmesh.pipeline.sources import SAMPLE_CLIP, CameraSource, VideoFileSource, open_source
+    from handmesh.app.sources import SAMPLE_CLIP, CameraSource, VideoFileSource, open_source
 
     camera_kw: dict[str, Any] = {}
     if opts.camera_size:
@@ -248,7 +161,7 @@ def _check_output(output: Path | None, flag: str = "--output", video_allowed: bo
     """Refuse an output that cannot be written, before anything is loaded (a whole run used to be lost to a
     traceback at the end): neither a ``.mp4`` nor a folder, a ``.mp4`` that is a folder, a path below a file, or a
     folder this process may not write into."""
-    from handmesh.pipeline.sinks import is_video_path
+    from handmesh.app.sinks import is_video_path
 
     if output is None:
         return
@@ -271,7 +184,7 @@ def _check_output(output: Path | None, flag: str = "--output", video_allowed: bo
 
 def _make_sink(output: Path | None, fps: float) -> Any:
     """The sink for an output :func:`_check_output` has accepted (or the headless default), or None."""
-    from handmesh.pipeline.sinks import ImageDirSink, VideoSink, is_video_path
+    from handmesh.app.sinks import ImageDirSink, VideoSink, is_video_path
 
     if output is None:
         return None
@@ -317,10 +230,10 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
     try:
         viewer = Viewer3D() if opts.view3d else None
         if estimator is None:
-            import handmesh
+            from handmesh.api import load
 
             mode = opts.mode or ("image" if opts.images is not None else "video")
-            estimator = handmesh.load(
+            estimator = load(
                 opts.checkpoint, backend=opts.backend, hand_model=opts.hand_model, mode=mode,  # type: ignore[arg-type]
                 max_hands=opts.max_hands, device=opts.device, threads=opts.threads, detector=opts.detector,
                 hand_landmarker=opts.hand_landmarker, refine=opts.refine,  # type: ignore[arg-type]
@@ -328,7 +241,7 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
             log(f"handmesh-demo: {estimator.describe()}")
         sink = _make_sink(output, getattr(source, "fps", 30.0))
         if opts.save_mesh is not None:
-            from handmesh.pipeline.sinks import MeshSink
+            from handmesh.app.sinks import MeshSink
 
             mesh_sink = MeshSink(opts.save_mesh, opts.mesh_format)
         estimator.timings.reset()
