@@ -135,11 +135,6 @@ def warp_image(
     )
 
 
-def rotate_points(points: np.ndarray, transform: CropTransform) -> np.ndarray:
-    """Rotate (..., 3) camera-frame points (metres) by the transform's rotation about the optical axis."""
-    return np.asarray(points) @ transform.rotation.T
-
-
 def rotate_global_orient(axis_angle: np.ndarray, transform: CropTransform) -> np.ndarray:
     """New (3,) axis-angle global orientation ``Rz @ R(axis_angle)``.
 

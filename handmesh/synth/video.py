@@ -131,7 +131,8 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     import torch
 
     from handmesh.geometry.rotations import matrix_to_axis_angle
-    from handmesh.synth.poses import HandFrame, curl_pose, rotation_matrix
+    from handmesh.hand_model.anatomy import HandFrame
+    from handmesh.synth.poses import curl_pose, rotation_matrix
 
     rng = np.random.default_rng([cfg.seed, 2, 0, 0])
     T = cfg.num_frames
