@@ -1,5 +1,11 @@
-"""Geometry shared by the network, the hand model and the demo: rotations and camera projections (torch, batched,
-differentiable; ``project_pinhole`` in numpy). Camera solving lives in ``handmesh.geometry.camera_solve``."""
+"""Geometry shared by the network, the hand model, the fit and the pipeline (torch, batched, differentiable where
+it matters; numpy where the live pipeline needs speed).
+
+Where things are:
+    rotations.py     axis-angle, rotation matrices and the continuous 6D representation
+    projection.py    full perspective with intrinsics K, and the network's weak-perspective crop camera
+    camera_solve.py  from a crop prediction to the hand's place in the full camera frame (solve_translation)
+"""
 
 from handmesh.geometry.projection import (
     crop_normalized_to_pixels,
