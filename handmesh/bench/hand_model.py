@@ -1,7 +1,7 @@
 """``handmesh-bench hand-model``: hand model forward time at batch 1 and 64 on the CPU.
 
 Models measured: the shipped open hand when its asset is installed, MANO when its files are found, and otherwise
-the MANO-format stand-in (:mod:`handmesh.hand_model.standin`: same array sizes as MANO, so the same cost).
+the MANO-format stand-in (:mod:`handmesh.testing.mano_standin`: same array sizes as MANO, so the same cost).
 Times are medians over repeats after warm-up, under ``torch.no_grad`` (inference) and with a backward pass
 (training); the table states the thread count.
 """
@@ -42,7 +42,7 @@ def _models(mano_dir: str | None) -> list[tuple[str, torch.nn.Module, float]]:
     """(label, model, load time ms) for every model available here."""
     from handmesh.hand_model.build import build_hand_model
     from handmesh.hand_model.model import HandModel
-    from handmesh.hand_model.standin import standin_model_arrays
+    from handmesh.testing.mano_standin import standin_model_arrays
 
     models = []
     for name in ("open", "mano"):

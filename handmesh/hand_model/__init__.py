@@ -15,8 +15,10 @@ Where things are:
     freihand.py     FreiHAND's 61-number MANO annotation <-> camera-frame mesh and keypoints
     convert.py      MANO .pkl -> .npz once; describing model files (handmesh-mano)
     winding.py      outward face winding checks
-    standin.py      a MANO-format stand-in model for tests and benchmarks without MANO
-    open_hand/      the generator of the shipped licence-free hand (handmesh/assets/open_hand_right.npz)
+
+The shipped open hand (handmesh/assets/open_hand_right.npz) is regenerated offline by handmesh.open_hand
+(``python -m handmesh.open_hand``), which imports this package and is imported by nothing here; the MANO-format
+stand-in for tests and benchmarks is handmesh.testing.mano_standin.
 """
 
 from handmesh.hand_model.build import build_hand_model, find_mano_file, load_model_arrays

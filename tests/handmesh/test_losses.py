@@ -20,7 +20,7 @@ ALL_ON = dict.fromkeys(LOSS_TERMS, 1.0)
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory):
     from handmesh.hand_model.model_file import write_model_file
-    from handmesh.hand_model.standin import standin_model_arrays
+    from handmesh.testing.mano_standin import standin_model_arrays
 
     d = tmp_path_factory.mktemp("mano")
     write_model_file(d / "MANO_RIGHT.npz", standin_model_arrays())

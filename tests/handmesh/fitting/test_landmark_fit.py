@@ -11,8 +11,8 @@ from handmesh.fitting.skeleton import Skeleton
 from handmesh.fitting.so3 import exp_map
 from handmesh.geometry.projection import project_pinhole
 from handmesh.hand_model import HandModel, build_hand_model
-from handmesh.hand_model.standin import standin_model_arrays
 from handmesh.pipeline.refine import RefineInput
+from handmesh.testing.mano_standin import standin_model_arrays
 
 K = np.array([[600.0, 0.0, 319.5], [0.0, 600.0, 239.5], [0.0, 0.0, 1.0]])
 SIZE = (480, 640)

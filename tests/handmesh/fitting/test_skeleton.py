@@ -10,7 +10,7 @@ import torch
 from handmesh.fitting.skeleton import NUM_PARAMS, Skeleton
 from handmesh.fitting.so3 import exp_map, kabsch, log_map, right_jacobian, rotation_between
 from handmesh.hand_model import HandModel, build_hand_model
-from handmesh.hand_model.standin import standin_model_arrays
+from handmesh.testing.mano_standin import standin_model_arrays
 
 
 @pytest.fixture(scope="module", params=["open", "mano-standin"])

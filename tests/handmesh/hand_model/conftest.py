@@ -21,7 +21,7 @@ from handmesh.hand_model.keypoints import MANO_TIP_VERTEX_IDS
 from handmesh.hand_model.mano_pickle import mano_dict_to_arrays
 from handmesh.hand_model.mirror import mirror_model_arrays
 from handmesh.hand_model.model_file import HandModelArrays
-from handmesh.hand_model.standin import standin_mano_dict, write_mano_style_pickle
+from handmesh.testing.mano_standin import standin_mano_dict, write_mano_style_pickle
 
 
 def left_dict_with_official_bug(right: dict[str, Any]) -> dict[str, Any]:

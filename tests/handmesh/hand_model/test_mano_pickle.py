@@ -21,7 +21,7 @@ from handmesh.hand_model.mano_pickle import (
     load_mano_pickle,
     read_mano_pickle,
 )
-from handmesh.hand_model.standin import write_mano_style_pickle
+from handmesh.testing.mano_standin import write_mano_style_pickle
 
 
 def test_official_format_fixture_really_uses_chumpy_and_old_scipy_paths(mano_dir: Path) -> None:
@@ -86,7 +86,7 @@ class _Chumpy:
     """Builds chumpy-like objects and pickles them, Python-2 style, under chumpy's module names."""
 
     def __init__(self) -> None:
-        from handmesh.hand_model import standin
+        from handmesh.testing import mano_standin as standin
 
         self._standin = standin
         self._classes: dict[tuple[str, str], type] = {}

@@ -22,7 +22,7 @@ from handmesh.hand_model.mirror import (
 )
 from handmesh.hand_model.model import HandModel
 from handmesh.hand_model.model_file import HandModelArrays, write_model_file
-from handmesh.hand_model.standin import standin_closed_faces, write_mano_style_pickle
+from handmesh.testing.mano_standin import standin_closed_faces, write_mano_style_pickle
 
 ATOL = 2e-6
 

@@ -13,7 +13,7 @@ from handmesh.hand_model.keypoints import FINGER_JOINTS_16, JOINT_NAMES_21
 from handmesh.hand_model.mano_pickle import load_mano_pickle
 from handmesh.hand_model.model import HandModel, HandOutput
 from handmesh.hand_model.model_file import HandModelArrays
-from handmesh.hand_model.standin import standin_finger_vertices
+from handmesh.testing.mano_standin import standin_finger_vertices
 
 ATOL = 1e-5  # metres: float32 round-off of two LBS implementations on a 0.2 m hand
 

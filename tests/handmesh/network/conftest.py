@@ -10,7 +10,7 @@ import pytest
 @pytest.fixture(scope="session")
 def standin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from handmesh.hand_model.model_file import write_model_file
-    from handmesh.hand_model.standin import standin_model_arrays
+    from handmesh.testing.mano_standin import standin_model_arrays
 
     d = tmp_path_factory.mktemp("mano_standin")
     write_model_file(d / "MANO_RIGHT.npz", standin_model_arrays())

@@ -14,7 +14,7 @@ from handmesh.config import Config, load_config
 @pytest.fixture(scope="session")
 def mano_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from handmesh.hand_model.model_file import write_model_file
-    from handmesh.hand_model.standin import standin_model_arrays
+    from handmesh.testing.mano_standin import standin_model_arrays
 
     d = tmp_path_factory.mktemp("mano")
     write_model_file(d / "MANO_RIGHT.npz", standin_model_arrays())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.poses import pose_components, sample_poses
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS
+from handmesh.open_hand.poses import pose_components, sample_poses
+from handmesh.open_hand.skeleton import DIGIT_JOINTS
 
 
 def test_hands_mean_curls_the_fingers_slightly_towards_the_palm(asset, pose_model):

@@ -4,7 +4,7 @@ The palm is a tube of 10-vertex rings running from a domed wrist cap to the knuc
 four quads, one per finger; each finger is extruded from its quad as a tube of 5-vertex rings (the first band
 holds one pentagon) ending in a pentagonal cap at the tip. The thumb is extruded the same way from a quad on the
 thumb side of the palm. Extrusion keeps the surface a topological sphere (genus 0) and every face wound outwards;
-one Catmull-Clark step then turns it into an all-quad mesh (:mod:`handmesh.hand_model.open_hand.remesh`).
+one Catmull-Clark step then turns it into an all-quad mesh (:mod:`handmesh.open_hand.remesh`).
 
 Ring vertices are ordered right-handedly about the tube's direction of travel, so a side face
 ``(ring_i[j], ring_i[j+1], ring_i+1[j+1], ring_i+1[j])`` faces out of the tube. Each cage vertex is placed along a
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS
-from handmesh.hand_model.open_hand.surface import HandSurface
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS
+from handmesh.open_hand.surface import HandSurface
 
 #: Finger columns across the knuckle end of the palm, radial (index) to ulnar (little finger).
 FINGER_COLUMNS = ("index", "middle", "ring", "pinky")

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS, NUM_JOINTS
-from handmesh.hand_model.open_hand.surface import HandSurface, digit_field
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS, NUM_JOINTS
+from handmesh.open_hand.surface import HandSurface, digit_field
 
 #: Half width (metres) and offset of the smooth step at each digit's first, second and third joint. The step at a
 #: digit's base is wide so palm skin near the knuckles follows the finger part of the way.

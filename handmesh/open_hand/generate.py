@@ -6,8 +6,8 @@ ids) and writes the file byte for byte the same every time: arrays are stored un
 with fixed zip timestamps and ``.npy`` headers written here, so neither the clock nor the zlib or numpy version
 changes a byte.
 
-    python -m handmesh.hand_model.open_hand            # rewrite the shipped asset
-    python -m handmesh.hand_model.open_hand --check    # exit 1 if regenerating would change it
+    python -m handmesh.open_hand            # rewrite the shipped asset
+    python -m handmesh.open_hand --check    # exit 1 if regenerating would change it
 """
 
 from __future__ import annotations
@@ -20,38 +20,25 @@ from pathlib import Path
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.mesh import NUM_VERTICES, RestMesh, build_rest_mesh
-from handmesh.hand_model.open_hand.poses import named_poses, pose_components, sample_poses
-from handmesh.hand_model.open_hand.shape_space import build_shapedirs
-from handmesh.hand_model.open_hand.skeleton import DIGIT_SPECS, DIGITS, PARENTS, Skeleton, build_skeleton
-from handmesh.hand_model.open_hand.skinning import digit_coordinates, joint_regressor, skinning_weights
-from handmesh.hand_model.open_hand.surface import HandSurface
+from handmesh.hand_model.model_file import MODEL_FILE_KEYS
+from handmesh.open_hand.mesh import NUM_VERTICES, RestMesh, build_rest_mesh
+from handmesh.open_hand.poses import named_poses, pose_components, sample_poses
+from handmesh.open_hand.shape_space import build_shapedirs
+from handmesh.open_hand.skeleton import DIGIT_SPECS, DIGITS, PARENTS, Skeleton, build_skeleton
+from handmesh.open_hand.skinning import digit_coordinates, joint_regressor, skinning_weights
+from handmesh.open_hand.surface import HandSurface
 from handmesh.utils.atomic import atomic_write_bytes
 
 #: Where the package ships the asset.
-ASSET_PATH = Path(__file__).resolve().parents[2] / "assets" / "open_hand_right.npz"
+ASSET_PATH = Path(__file__).resolve().parents[1] / "assets" / "open_hand_right.npz"
 
 FORMAT_VERSION = 1
 
 #: Grid the float arrays are rounded to before they are stored (see :func:`_to_float32`).
 QUANTUM = 1e-7
 
-#: Keys in the order they are written (the model file format's order).
-ASSET_KEYS = (
-    "v_template",
-    "faces",
-    "shapedirs",
-    "posedirs",
-    "J_regressor",
-    "weights",
-    "parents",
-    "hands_components",
-    "hands_mean",
-    "tip_vertex_ids",
-    "is_right",
-    "name",
-    "format_version",
-)
+#: Keys in the order they are written: the model file format's own list.
+ASSET_KEYS = MODEL_FILE_KEYS
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""``python -m handmesh.hand_model.open_hand``: regenerate the shipped open-hand asset (or check it)."""
+"""``python -m handmesh.open_hand``: regenerate the shipped open-hand asset (or check it)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from handmesh.hand_model.open_hand.generate import ASSET_PATH, asset_bytes, generate_open_hand, write_asset
+from handmesh.open_hand.generate import ASSET_PATH, asset_bytes, generate_open_hand, write_asset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         Exit status.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m handmesh.hand_model.open_hand",
+        prog="python -m handmesh.open_hand",
         description="Regenerate the licence-free open hand model file (deterministic, byte for byte).",
     )
     parser.add_argument("--output", type=Path, default=ASSET_PATH, help=f"where to write it (default: {ASSET_PATH})")
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.figures is not None:
-        from handmesh.hand_model.open_hand.figures import write_figures
+        from handmesh.open_hand.figures import write_figures
 
         for path in write_figures(args.figures):
             print(f"wrote {path}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS
 
 JOINT_DIGIT = {j: name for name, ids in DIGIT_JOINTS.items() for j in ids}
 

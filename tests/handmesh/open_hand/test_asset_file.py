@@ -8,9 +8,9 @@ import zipfile
 import numpy as np
 import pytest
 
-import handmesh.hand_model.open_hand.__main__ as cli
-from handmesh.hand_model.open_hand.__main__ import main
-from handmesh.hand_model.open_hand.generate import ASSET_KEYS, ASSET_PATH, _npy_bytes, asset_bytes
+import handmesh.open_hand.__main__ as cli
+from handmesh.open_hand.__main__ import main
+from handmesh.open_hand.generate import ASSET_KEYS, ASSET_PATH, _npy_bytes, asset_bytes
 
 MANO_PARENTS = [-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14]
 
@@ -50,7 +50,7 @@ def test_posedirs_are_zero_and_said_to_be(asset):
 def test_regenerating_gives_the_committed_file_byte_for_byte(generated):
     fresh = asset_bytes(generated.arrays)
     committed = ASSET_PATH.read_bytes()
-    assert fresh == committed, "run `python -m handmesh.hand_model.open_hand` and commit the asset"
+    assert fresh == committed, "run `python -m handmesh.open_hand` and commit the asset"
 
 
 def test_regenerated_arrays_equal_the_committed_ones(generated, asset):
@@ -98,7 +98,7 @@ def test_package_reader_accepts_the_file():
 
 
 def test_cli_writes_a_fresh_file_elsewhere(tmp_path, monkeypatch, generated):
-    import handmesh.hand_model.open_hand.generate as gen
+    import handmesh.open_hand.generate as gen
 
     monkeypatch.setattr(gen, "generate_open_hand", lambda: generated)
     out = tmp_path / "sub" / "hand.npz"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS
 
 # MANO's right-hand template puts the wrist joint near (0.0957, 0.0064, 0.0062) m; the fingers point along -x, the
 # thumb lies towards +z and the palm faces -y.

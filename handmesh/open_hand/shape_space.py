@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS
-from handmesh.hand_model.open_hand.skinning import DigitCoordinates
-from handmesh.hand_model.open_hand.surface import HandSurface
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS
+from handmesh.open_hand.skinning import DigitCoordinates
+from handmesh.open_hand.surface import HandSurface
 
 NUM_BETAS = 10
 
@@ -75,7 +75,7 @@ def build_shapedirs(surface: HandSurface, vertices: np.ndarray, coords: DigitCoo
     Args:
         surface: the implicit skin (skeleton and digit frames).
         vertices: (V, 3) rest vertices (metres).
-        coords: digit coordinates of the vertices (:func:`~handmesh.hand_model.open_hand.skinning.digit_coordinates`).
+        coords: digit coordinates of the vertices (:func:`~handmesh.open_hand.skinning.digit_coordinates`).
 
     Returns:
         (V, 3, 10) float64 displacements per unit beta (metres).

@@ -7,7 +7,7 @@ import pytest
 import torch
 from smplx.lbs import lbs
 
-from handmesh.hand_model.open_hand.generate import ASSET_PATH, OpenHand, generate_open_hand
+from handmesh.open_hand.generate import ASSET_PATH, OpenHand, generate_open_hand
 
 
 @pytest.fixture(scope="session")

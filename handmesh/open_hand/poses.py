@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS
-from handmesh.hand_model.open_hand.surface import HandSurface
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS
+from handmesh.open_hand.surface import HandSurface
 
 FINGERS = ("index", "middle", "ring", "pinky")
 

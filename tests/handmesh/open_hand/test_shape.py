@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handmesh.hand_model.open_hand.shape_space import SHAPE_DIRECTIONS
-from handmesh.hand_model.open_hand.skeleton import DIGIT_JOINTS, DIGITS
+from handmesh.open_hand.shape_space import SHAPE_DIRECTIONS
+from handmesh.open_hand.skeleton import DIGIT_JOINTS, DIGITS
 
 
 def _measures(asset, v: np.ndarray, joints: np.ndarray) -> dict[str, float]:

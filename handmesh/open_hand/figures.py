@@ -1,6 +1,6 @@
 """Pictures of the open hand for the documentation: a sheet of poses (right and left hands) and of shape directions.
 
-    python -m handmesh.hand_model.open_hand --figures data/media
+    python -m handmesh.open_hand --figures data/media
 
 renders the shipped model through :func:`handmesh.hand_model.build_hand_model` (the same path every user takes, so
 the left hand is the package's mirrored model) with the project's renderer (:mod:`handmesh.render`).
@@ -89,8 +89,8 @@ def pose_sheet(tile: tuple[int, int] = (300, 240), turn: float = 0.35) -> np.nda
 
     from handmesh.hand_model import build_hand_model
     from handmesh.hand_model.mirror import mirror_axis_angle
-    from handmesh.hand_model.open_hand.generate import build_surface
-    from handmesh.hand_model.open_hand.poses import named_poses
+    from handmesh.open_hand.generate import build_surface
+    from handmesh.open_hand.poses import named_poses
 
     poses = named_poses(build_surface())
     rows = []

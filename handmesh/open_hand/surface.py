@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmesh.hand_model.open_hand.skeleton import DIGITS, DORSAL, RADIAL, Skeleton
+from handmesh.open_hand.skeleton import DIGITS, DORSAL, RADIAL, Skeleton
 
 #: Front-to-back squash of the digits' cross-sections (fingers are a little wider than deep).
 DIGIT_DEPTH_RATIO = 0.92

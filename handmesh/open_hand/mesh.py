@@ -2,7 +2,7 @@
 
 Steps (all deterministic):
 
-1. build the polygon cage around the skeleton (:mod:`~handmesh.hand_model.open_hand.cage`): 195 vertices, 188 faces;
+1. build the polygon cage around the skeleton (:mod:`~handmesh.open_hand.cage`): 195 vertices, 188 faces;
 2. one Catmull-Clark step (V + E + F = 764 vertices, all quads) and projection onto the implicit skin;
 3. triangulate each quad along its shorter diagonal (F = 2 V - 4);
 4. remesh the palm and wrist isotropically (split long edges, collapse short ones, flip towards valence 6, relax
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handmesh.hand_model.open_hand import remesh
-from handmesh.hand_model.open_hand.cage import build_cage
-from handmesh.hand_model.open_hand.skeleton import DIGITS
-from handmesh.hand_model.open_hand.surface import HandSurface
+from handmesh.open_hand import remesh
+from handmesh.open_hand.cage import build_cage
+from handmesh.open_hand.skeleton import DIGITS
+from handmesh.open_hand.surface import HandSurface
 
 #: Vertex count of MANO, kept so that FreiHAND-format vertex files work with either model.
 NUM_VERTICES = 778

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from handmesh.hand_model.keypoints import MANO_PARENTS
+
 NUM_JOINTS = 16
 
-#: MANO's parent table: 0 wrist; 1-3 index, 4-6 middle, 7-9 pinky, 10-12 ring, 13-15 thumb.
-PARENTS = np.array([-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11, 0, 13, 14], dtype=np.int32)
+#: MANO's parent table (:data:`~handmesh.hand_model.keypoints.MANO_PARENTS`) as an int32 array: 0 wrist; 1-3 index,
+#: 4-6 middle, 7-9 pinky, 10-12 ring, 13-15 thumb.
+PARENTS = np.array(MANO_PARENTS, dtype=np.int32)
 
 JOINT_NAMES = (
     "wrist",
