@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handmesh.hand_model.model_file import MODEL_FILE_KEYS
+from handmesh.hand_model.model_file import FORMAT_VERSION, MODEL_FILE_KEYS
 from handmesh.open_hand.mesh import NUM_VERTICES, RestMesh, build_rest_mesh
 from handmesh.open_hand.poses import named_poses, pose_components, sample_poses
 from handmesh.open_hand.shape_space import build_shapedirs
@@ -31,8 +31,6 @@ from handmesh.utils.atomic import atomic_write_bytes
 
 #: Where the package ships the asset.
 ASSET_PATH = Path(__file__).resolve().parents[1] / "assets" / "open_hand_right.npz"
-
-FORMAT_VERSION = 1
 
 #: Grid the float arrays are rounded to before they are stored (see :func:`_to_float32`).
 QUANTUM = 1e-7

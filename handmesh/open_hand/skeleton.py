@@ -21,21 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from handmesh.hand_model.keypoints import MANO_PARENTS
-
-NUM_JOINTS = 16
+from handmesh.hand_model.model_file import NUM_JOINTS
 
 #: MANO's parent table (:data:`~handmesh.hand_model.keypoints.MANO_PARENTS`) as an int32 array: 0 wrist; 1-3 index,
 #: 4-6 middle, 7-9 pinky, 10-12 ring, 13-15 thumb.
 PARENTS = np.array(MANO_PARENTS, dtype=np.int32)
-
-JOINT_NAMES = (
-    "wrist",
-    "index1", "index2", "index3",
-    "middle1", "middle2", "middle3",
-    "pinky1", "pinky2", "pinky3",
-    "ring1", "ring2", "ring3",
-    "thumb1", "thumb2", "thumb3",
-)  # fmt: skip
 
 #: Digits in the order of ``tip_vertex_ids`` (and of the 21-keypoint layout): thumb, index, middle, ring, pinky.
 DIGITS = ("thumb", "index", "middle", "ring", "pinky")
