@@ -138,7 +138,7 @@ def _backends(net: torch.nn.Module, size: int, threads: int, onnx: bool, torchsc
             return session.run(["vertices"], {"image": x.numpy()})[0]
         out["onnx"] = run_onnx
     if torchscript:
-        from handmesh.export.common import quiet_tracing
+        from handmesh.artefact.support import quiet_tracing
         from handmesh.export.to_torchscript import torchscript_bytes
 
         data = torchscript_bytes(reparam, metadata_for(net, "torchscript"))

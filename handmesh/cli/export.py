@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``handmesh-export``."""
     args = build_parser().parse_args(argv)
     if args.inspect is not None:
-        from handmesh.export.api import describe_artefact, read_metadata
+        from handmesh.artefact import describe_artefact, read_metadata
 
         print(f"{args.inspect}")
         print(describe_artefact(read_metadata(args.inspect)))
