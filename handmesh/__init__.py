@@ -23,7 +23,7 @@ _LAZY: dict[str, str] = {
     "DEFAULT_CHECKPOINT": "handmesh.api",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = ["__version__", "DEFAULT_CHECKPOINT", "Hand", "HandEstimator", "load"]  # the names of _LAZY
 
 if typing.TYPE_CHECKING:
     from handmesh.api import DEFAULT_CHECKPOINT, load

@@ -145,7 +145,7 @@ class ImageDirSink:
             atomic_write_bytes(path, data.tobytes())
         except OSError as e:  # a full disk or a size limit: the frames written so far stay, this one is not there
             raise OutputError(f"{path}: could not be written ({e.strerror or e}); {self.frames} frame(s) were "
-                              f"written to {self.folder} before it")  # fmt: skip
+                              f"written to {self.folder} before it") from e
         self.frames += 1
         return path
 

@@ -34,7 +34,8 @@ def predict_available() -> tuple[bool, str]:
 
 
 def inspect_coreml(path: str | os.PathLike) -> ArtefactMetadata:
-    """Validate a Core ML package written by :func:`~handmesh.export.export_coreml` (works on any OS) and return its metadata.
+    """Validate a Core ML package written by :func:`~handmesh.export.export_coreml` (works on any OS) and return
+    its metadata.
 
     Checks that the spec loads, that it is an ML Program with one input ``image (B, 3, S, S)`` (S from the
     metadata) and the outputs ``rotmats, betas, cam, vertices, joints, joints2d``.

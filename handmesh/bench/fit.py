@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     # Accuracy of the single-hand replay against the clip's ground truth (the fitted keypoints, projected with K).
     errors, pa = [], []
     times = {round(i * 1000 / truth.fps): i for i in range(len(frames))}
-    for (hands, K, size, ts), outs in zip(calls, rows[0][3]):
+    for (_hands, K, _size, ts), outs in zip(calls, rows[0][3]):
         i = times.get(ts)
         if i is None or not outs[0].refined:
             continue

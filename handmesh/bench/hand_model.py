@@ -75,13 +75,13 @@ def run(args: argparse.Namespace) -> int:
             hp = torch.randn(B, 45, generator=g) * 0.3
             betas = torch.randn(B, 10, generator=g)
 
-            def infer() -> object:
+            def infer(model=model, go=go, hp=hp, betas=betas) -> object:
                 with torch.no_grad():
                     return model(go, hp, betas)
 
             hp_train = hp.clone().requires_grad_(True)
 
-            def train() -> object:
+            def train(model=model, go=go, hp_train=hp_train, betas=betas) -> object:
                 out = model(go, hp_train, betas)
                 out.vertices.sum().backward()
                 return out

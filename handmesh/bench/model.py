@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
             x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(args.seed))
             ref = fns["reparam"](x)
             diffs = [float(np.abs(fn(x) - ref).max()) for k, fn in fns.items() if k in ("onnx", "torchscript")]
-            medians = _time_round_robin({k: (lambda fn=fn: fn(x)) for k, fn in fns.items()}, args.warmup,
+            medians = _time_round_robin({k: (lambda fn=fn, x=x: fn(x)) for k, fn in fns.items()}, args.warmup,
                                         args.repeats)
             row = Row(name, size, batch, ms={k: v * 1e3 for k, v in medians.items()},
                       max_abs_m=max(diffs) if diffs else float("nan"))

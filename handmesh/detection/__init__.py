@@ -17,18 +17,18 @@ Importing this package does not import mediapipe; constructing a MediaPipeHandDe
 
 from handmesh.detection.build import DETECTOR_NAMES, build_detector
 from handmesh.detection.bundle import (
-    ensure_hand_landmarker,
     build_hand_landmarker_bundle,
     bundle_from_wheel,
     check_bundle,
     default_bundle_path,
     default_cache_dir,
+    ensure_hand_landmarker,
     find_hand_landmarker,
 )
 from handmesh.detection.fallback import FixedBoxDetector, FullFrameDetector
-from handmesh.frames import as_rgb_uint8, downscale
 from handmesh.detection.mediapipe_detector import MediaPipeHandDetector
-from handmesh.detection.types import Handedness, HandDetection, HandDetector
+from handmesh.detection.types import HandDetection, HandDetector, Handedness
+from handmesh.frames import as_rgb_uint8, downscale
 
 __all__ = [
     "DETECTOR_NAMES",

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from handmesh.detection.fallback import FixedBoxDetector, FullFrameDetector
-from handmesh.detection.types import Handedness, HandDetector
+from handmesh.detection.types import HandDetector, Handedness
 from handmesh.errors import ConfigError
 
 DETECTOR_NAMES = ("mediapipe", "none", "box")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from handmesh.frames import as_rgb_uint8
-from handmesh.detection.types import Handedness, HandDetection
+from handmesh.detection.types import HandDetection, Handedness
 from handmesh.errors import ConfigError
+from handmesh.frames import as_rgb_uint8
 
 
 def _check_side(handedness: str) -> Handedness:

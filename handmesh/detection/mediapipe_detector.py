@@ -30,9 +30,9 @@ from typing import Literal
 import numpy as np
 
 from handmesh.detection.bundle import check_bundle, find_hand_landmarker
-from handmesh.frames import as_rgb_uint8, downscale
 from handmesh.detection.types import HandDetection
 from handmesh.errors import CheckpointError, ConfigError
+from handmesh.frames import as_rgb_uint8, downscale
 
 _SWAP = {"left": "right", "right": "left"}
 

@@ -113,7 +113,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
     array = array.astype(dtype, copy=False)
     shape = f"({array.shape[0]},)" if array.ndim == 1 else "(" + ", ".join(str(n) for n in array.shape) + ")"
-    header = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (dtype.str, shape)
+    header = f"{{'descr': '{dtype.str}', 'fortran_order': False, 'shape': {shape}, }}"
     pad = (-(10 + len(header) + 1)) % 64
     header = (header + " " * pad + "\n").encode("latin1")
     return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + array.tobytes()

@@ -116,7 +116,7 @@ def build_rest_mesh(surface: HandSurface, palm_edge: float = 0.0090, rounds: int
     # coarse and uneven, is remeshed to even triangles.
     for _ in range(rounds):
         em = remesh.EditableMesh(v, faces, digit)
-        remesh.remesh_region(em, palm_edge, lambda a, b: em.labels[a] < 0 or em.labels[b] < 0, place)
+        remesh.remesh_region(em, palm_edge, lambda a, b, em=em: em.labels[a] < 0 or em.labels[b] < 0, place)
         v, faces, digit = em.compact()
         v = relax(v, faces, digit, 4)
     em = remesh.EditableMesh(v, faces, digit)

@@ -40,9 +40,9 @@ from handmesh.crop import (
     mirror_points,
     mirror_rotation_matrices,
 )
-from handmesh.frames import as_rgb_uint8
-from handmesh.detection.types import Handedness, HandDetector
+from handmesh.detection.types import HandDetector, Handedness
 from handmesh.errors import ConfigError, DataError
+from handmesh.frames import as_rgb_uint8
 from handmesh.pipeline.hand import Hand
 from handmesh.pipeline.network import NetworkStage, Prediction
 from handmesh.pipeline.refine import HandRefiner, RefineInput, RefineOutput

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from handmesh.errors import ConfigError
 from handmesh.artefact.metadata import OUTPUT_NAMES, ArtefactMetadata, output_shapes
+from handmesh.errors import ConfigError
 
 __all__ = ["Runtime", "RuntimeOutput"]
 

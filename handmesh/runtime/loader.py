@@ -14,9 +14,9 @@ Core ML (``.mlpackage``)        ``coreml`` (macOS)
 The kind of a file is read from its content, not its name (a TorchScript file named ``.pt`` is recognised).
 
 ``backend="auto"`` picks, for a checkpoint: on a CPU, ONNX Runtime when onnx and onnxruntime are installed and an
-``exporter`` is given (about 2x faster than eager PyTorch on FastViT), else PyTorch reparameterized; on CUDA or MPS, PyTorch (float16 autocast
-and channels-last on CUDA). For an artefact it picks the one backend that runs it. ``rt.backend`` says which was
-chosen and ``rt.describe()`` why.
+``exporter`` is given (about 2x faster than eager PyTorch on FastViT), else PyTorch reparameterized; on CUDA or MPS,
+PyTorch (float16 autocast and channels-last on CUDA). For an artefact it picks the one backend that runs it.
+``rt.backend`` says which was chosen and ``rt.describe()`` why.
 
 The backends are one table, :data:`BACKEND_TABLE`: a new backend is its own file (a :class:`Runtime` subclass with
 a ``load`` class method) and one row here. The kinds of model file come from :mod:`handmesh.artefact.formats`.

@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
 from handmesh.artefact.metadata import INPUT_NAME, METADATA_KEY, OUTPUT_NAMES, ArtefactMetadata
+from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
 from handmesh.runtime.base import Runtime
 
 __all__ = ["OnnxRuntime", "onnx_providers"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from handmesh.errors import ConfigError
 from handmesh.artefact.describe import metadata_for
+from handmesh.errors import ConfigError
 from handmesh.network.outputs import OUTPUT_NAMES
 from handmesh.network.predictor import check_torch_device
 from handmesh.runtime.base import Runtime

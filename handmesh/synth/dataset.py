@@ -34,7 +34,7 @@ import numpy as np
 
 from handmesh.errors import ConfigError, DataError
 from handmesh.synth.jsontext import format_rows
-from handmesh.synth.sampler import MANO_DECIMALS, DECIMALS
+from handmesh.synth.sampler import DECIMALS, MANO_DECIMALS
 from handmesh.utils.atomic import atomic_open, atomic_write_bytes, atomic_write_json
 
 SPLITS = ("training", "evaluation")

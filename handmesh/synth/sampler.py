@@ -28,8 +28,8 @@ from handmesh.synth.poses import (
     self_penetration,
 )
 from handmesh.synth.scene import (
-    EXTENT_RANGE,
     CENTRE_SIGMA,
+    EXTENT_RANGE,
     CameraEffects,
     place_in_view,
     procedural_background,

@@ -31,9 +31,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from handmesh.crop import DEFAULT_EXPAND, box_from_keypoints, crop_box_from_detection, square_box
-from handmesh.frames import as_rgb_uint8
-from handmesh.detection.types import Handedness, HandDetection, HandDetector
+from handmesh.detection.types import HandDetection, HandDetector, Handedness
 from handmesh.errors import ConfigError
+from handmesh.frames import as_rgb_uint8
 from handmesh.tracking.handedness import HandednessVote
 from handmesh.tracking.one_euro import SMOOTHING_PRESETS, OneEuroFilter, OneEuroParams
 

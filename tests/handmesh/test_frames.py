@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from handmesh.frames import as_rgb_uint8, downscale
 from handmesh.errors import DataError
+from handmesh.frames import as_rgb_uint8, downscale
 
 
 def test_rgb_uint8_passes_through_without_copy() -> None:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from handmesh.api import DEFAULT_CHECKPOINT
+from handmesh.api import DEFAULT_CHECKPOINT, load_runtime
 from handmesh.metrics import align_w_scale
 from handmesh.network import load_network, read_checkpoint
 from handmesh.pipeline.estimator import HandEstimator
 from handmesh.pipeline.network import RuntimeStage
-from handmesh.api import load_runtime
 
 from .helpers import OracleDetector, hand_model, project
 from .test_real_detection import _clip_truths, _frames

@@ -83,8 +83,9 @@ def test_mesh_file_errors(tmp_path: Path) -> None:
 
 
 def test_hand_saves_its_mesh(tmp_path: Path) -> None:
-    from .helpers import K_TEST, GroundTruthStage, OracleDetector, pose_hand, render_hand
     from handmesh.pipeline.estimator import HandEstimator
+
+    from .helpers import K_TEST, GroundTruthStage, OracleDetector, pose_hand, render_hand
 
     truth = pose_hand("left", (320, 240))
     frame, _ = render_hand([truth])

@@ -120,7 +120,7 @@ def test_table_on_the_sample_clip(hand_landmarker_bundle: Path,  # noqa: F811
     rows = {(m.group(1), m.group(2)): m.groups()[2:] for m in ROW.finditer(out)}
     assert set(rows) == set(bench.CONFIGURATIONS), out
     parsed = {k: [float(x) for x in v] for k, v in rows.items()}
-    for found, n, matched, ghosts, crop_min, crop_med, crop_max, err2d, pa, jitter, wrong in parsed.values():
+    for found, n, matched, _ghosts, crop_min, crop_med, crop_max, err2d, pa, _jitter, _wrong in parsed.values():
         assert n == FRAMES and matched <= found <= n and 0 < crop_min <= crop_med <= crop_max and err2d > 0 and pa > 0
     found, n, matched, ghosts, *_, err2d, pa, jitter, wrong = parsed[("video", "landmarks")]
     assert found == matched == FRAMES and ghosts == 0 and wrong == 0

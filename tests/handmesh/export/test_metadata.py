@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
-from handmesh.errors import CheckpointError
 from handmesh.artefact.metadata import ArtefactMetadata, decode_faces, encode_faces
+from handmesh.errors import CheckpointError
 
 
 def _meta(**over) -> ArtefactMetadata:

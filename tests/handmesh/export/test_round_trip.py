@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from handmesh.api import load_runtime
+from handmesh.artefact.metadata import OUTPUT_NAMES
 from handmesh.export import export_model
 from handmesh.export.api import read_metadata
 from handmesh.export.graph import prepare_network
-from handmesh.artefact.metadata import OUTPUT_NAMES
-from handmesh.api import load_runtime
 
 SIZE = 64
 VERTEX_TOL_M = 1e-4

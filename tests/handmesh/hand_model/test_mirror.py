@@ -11,7 +11,6 @@ import torch
 
 from handmesh.geometry.rotations import axis_angle_to_matrix
 from handmesh.hand_model.build import build_hand_model
-from handmesh.hand_model.winding import signed_volume
 from handmesh.hand_model.mano_pickle import load_mano_pickle, read_mano_pickle
 from handmesh.hand_model.mirror import (
     flip_face_winding,
@@ -22,6 +21,7 @@ from handmesh.hand_model.mirror import (
 )
 from handmesh.hand_model.model import HandModel
 from handmesh.hand_model.model_file import HandModelArrays, write_model_file
+from handmesh.hand_model.winding import signed_volume
 from handmesh.testing.mano_standin import standin_closed_faces, write_mano_style_pickle
 
 ATOL = 2e-6

@@ -12,7 +12,7 @@ from handmesh.render.primitives import box
 def fan_hand() -> np.ndarray:
     """``(21, 2)`` keypoints: wrist at (100, 180), five straight fingers fanning upwards, 4 points each."""
     pts = [(100.0, 180.0)]
-    for k, angle in enumerate(np.deg2rad([-60, -25, 0, 25, 50])):
+    for angle in np.deg2rad([-60, -25, 0, 25, 50]):
         d = np.array([np.sin(angle), -np.cos(angle)])
         for j in range(1, 5):
             pts.append(tuple(np.array([100.0, 180.0]) + d * (15 + 22 * j)))

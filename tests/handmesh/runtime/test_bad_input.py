@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
 from handmesh.api import load_runtime
+from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
 
 # The tracer and the TorchScript-based ONNX exporter announce their own deprecation when these tests make foreign files.
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.filterwarnings("ignore::FutureWarning")]

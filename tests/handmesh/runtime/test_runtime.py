@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from handmesh.errors import ConfigError
 from handmesh.api import load_runtime
+from handmesh.errors import ConfigError
 from handmesh.runtime import RuntimeOutput, available_backends, detect_source
 
 SIZE = 64

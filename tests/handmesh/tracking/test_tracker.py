@@ -8,7 +8,6 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from handmesh.crop import DEFAULT_EXPAND
 from handmesh.detection import FixedBoxDetector, HandDetection
 from handmesh.errors import ConfigError
 from handmesh.tracking import HandTracker, TrackedHand
