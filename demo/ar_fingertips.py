@@ -43,7 +43,6 @@ with handmesh.load(args.checkpoint, mode="video", max_hands=2) as estimator:
             cy = args.cy if args.cy is not None else (h - 1) / 2
             K = np.array([[args.fx, 0, cx], [0, args.fy or args.fx, cy], [0, 0, 1]])
         for hand in estimator(bgr[..., ::-1], K=K):
-            tips = "  ".join(f"{n} ({x:+.3f} {y:+.3f} {z:.3f})"
-                             for n, (x, y, z) in zip(FINGER_NAMES, hand.fingertips))
+            tips = "  ".join(f"{n} ({x:+.3f} {y:+.3f} {z:.3f})" for n, (x, y, z) in zip(FINGER_NAMES, hand.fingertips))
             print(f"frame {i:4d} {hand.handedness:5s} {tips}")
 capture.release()

@@ -26,8 +26,10 @@ args = parser.parse_args()
 capture = cv2.VideoCapture(args.video)
 fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
 rows = []
-with handmesh.load(args.checkpoint, mode="video", refine="none") as plain, \
-        handmesh.load(args.checkpoint, mode="video") as fitted:  # fmt: skip
+with (
+    handmesh.load(args.checkpoint, mode="video", refine="none") as plain,
+    handmesh.load(args.checkpoint, mode="video") as fitted,
+):
     for i in range(max(args.frames) + 1):
         ok, bgr = capture.read()
         if not ok:
@@ -37,8 +39,12 @@ with handmesh.load(args.checkpoint, mode="video", refine="none") as plain, \
         before, after = plain(rgb, timestamp_ms=t), fitted(rgb, timestamp_ms=t)  # every frame: the tracks run on
         if i not in args.frames:
             continue
-        row = [rgb.copy(), plain.render(rgb, before), fitted.render(rgb, after),
-               fitted.render(rgb, after, mesh=False, skeleton=True)]  # fmt: skip
+        row = [
+            rgb.copy(),
+            plain.render(rgb, before),
+            fitted.render(rgb, after),
+            fitted.render(rgb, after, mesh=False, skeleton=True),
+        ]
         for picture, label in zip(row, (f"frame {i}", "network alone", "fitted to landmarks", "fitted keypoints")):
             cv2.putText(picture, label, (8, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
         scale = args.width / rgb.shape[1]

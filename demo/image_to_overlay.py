@@ -1,7 +1,7 @@
 """Image in, overlay out: find the hands in a photo and draw their meshes.
 
-    python demo/image_to_overlay.py photo.jpg overlay.png
-    python demo/image_to_overlay.py photo.jpg overlay.png --checkpoint runs/t8/best.pt
+python demo/image_to_overlay.py photo.jpg overlay.png
+python demo/image_to_overlay.py photo.jpg overlay.png --checkpoint runs/t8/best.pt
 """
 
 import argparse

@@ -63,11 +63,16 @@ class RepMixerBlock(nn.Module):
         super().__init__()
         self.inference_mode = inference_mode
         self.token_mixer = RepMixer(
-            dim, kernel_size=kernel_size, layer_scale_init_value=layer_scale_init_value,
+            dim,
+            kernel_size=kernel_size,
+            layer_scale_init_value=layer_scale_init_value,
             inference_mode=inference_mode,
         )
         self.mlp = ConvMlp(
-            dim, hidden_channels=int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop,
+            dim,
+            hidden_channels=int(dim * mlp_ratio),
+            act_layer=act_layer,
+            drop=proj_drop,
             inference_mode=inference_mode,
         )
         self.layer_scale = _layer_scale(dim, layer_scale_init_value, inference_mode)
@@ -120,7 +125,10 @@ class AttentionBlock(nn.Module):
         self.layer_scale_1 = _layer_scale(dim, layer_scale_init_value, inference_mode)
         self.drop_path1 = DropPath(drop_path) if drop_path > 0.0 else nn.Identity()
         self.mlp = ConvMlp(
-            dim, hidden_channels=int(dim * mlp_ratio), act_layer=act_layer, drop=proj_drop,
+            dim,
+            hidden_channels=int(dim * mlp_ratio),
+            act_layer=act_layer,
+            drop=proj_drop,
             inference_mode=inference_mode,
         )
         self.layer_scale_2 = _layer_scale(dim, layer_scale_init_value, inference_mode)

@@ -121,7 +121,7 @@ def read_state_dict(path: str | Path, use_ema: bool = False) -> dict[str, torch.
             )
         name = str(key)
         while name.startswith("module."):  # saved from DataParallel / DistributedDataParallel
-            name = name[len("module."):]
+            name = name[len("module.") :]
         out[name] = value
     if not out:
         raise CheckpointError(f"checkpoint {path} holds no tensors")
@@ -228,7 +228,9 @@ def load_checkpoint(
         guess = guess_variant(sd)
         hint = f"; the checkpoint looks like {guess}" if guess and guess != name else ""
         compared = " (compared with the model's train-time form)" if fused_on_load else ""
-        raise CheckpointError(f"checkpoint {path} does not match the {name} model{compared}: " + "; ".join(parts) + hint)
+        raise CheckpointError(
+            f"checkpoint {path} does not match the {name} model{compared}: " + "; ".join(parts) + hint
+        )
     target.load_state_dict(sd, strict=False)
 
     if fused_on_load:
@@ -240,6 +242,10 @@ def load_checkpoint(
             strict=not skip_head,
         )
     return LoadResult(
-        path=path, source_format=source, missing_keys=missing, unexpected_keys=unexpected, skipped_keys=skipped,
+        path=path,
+        source_format=source,
+        missing_keys=missing,
+        unexpected_keys=unexpected,
+        skipped_keys=skipped,
         fused_on_load=fused_on_load,
     )

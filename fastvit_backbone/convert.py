@@ -112,7 +112,7 @@ def convert_apple_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str
         for old, repl in _APPLE_RENAMES:
             new = new.replace(old, repl)
         if new.startswith("patch_embed."):
-            new = "stem." + new[len("patch_embed."):]
+            new = "stem." + new[len("patch_embed.") :]
         m = _NETWORK_KEY.match(new)
         if m:
             kind, stage = layout[int(m.group(1))]
@@ -120,7 +120,7 @@ def convert_apple_state_dict(state_dict: Mapping[str, torch.Tensor]) -> dict[str
             if kind == "downsample":
                 new = f"stages.{stage}.downsample.{rest}"
             elif kind == "pos_emb":
-                rest = "pos_enc." + rest[len("pe."):] if rest.startswith("pe.") else rest
+                rest = "pos_enc." + rest[len("pe.") :] if rest.startswith("pe.") else rest
                 new = f"stages.{stage}.pos_emb.{rest}"
             else:
                 new = f"stages.{stage}.blocks.{rest}"

@@ -28,9 +28,7 @@ def convolutional_stem(
     """
     return nn.Sequential(
         MobileOneBlock(in_chs, out_chs, 3, stride=2, act_layer=act_layer, inference_mode=inference_mode),
-        MobileOneBlock(
-            out_chs, out_chs, 3, stride=2, group_size=1, act_layer=act_layer, inference_mode=inference_mode
-        ),
+        MobileOneBlock(out_chs, out_chs, 3, stride=2, group_size=1, act_layer=act_layer, inference_mode=inference_mode),
         MobileOneBlock(out_chs, out_chs, 1, act_layer=act_layer, inference_mode=inference_mode),
     )
 
@@ -63,7 +61,12 @@ class PatchEmbed(nn.Module):
         super().__init__()
         self.proj = nn.Sequential(
             ReparamLargeKernelConv(
-                in_chs, embed_dim, patch_size, stride=stride, group_size=1, small_kernel=3,
+                in_chs,
+                embed_dim,
+                patch_size,
+                stride=stride,
+                group_size=1,
+                small_kernel=3,
                 inference_mode=inference_mode,
             ),
             MobileOneBlock(embed_dim, embed_dim, 1, act_layer=act_layer, inference_mode=inference_mode),

@@ -105,4 +105,3 @@ def pad_kernel(kernel: torch.Tensor, kernel_size: int) -> torch.Tensor:
     if pad < 0:
         raise ValueError(f"cannot pad a {kernel.shape[-1]}x{kernel.shape[-1]} kernel down to {kernel_size}")
     return F.pad(kernel, [pad, pad, pad, pad]) if pad else kernel
-

@@ -117,19 +117,33 @@ class FastVit(nn.Module):
         super().__init__()
         num_stages = len(layers)
         for name, seq in (
-            ("token_mixers", token_mixers), ("embed_dims", embed_dims), ("mlp_ratios", mlp_ratios),
-            ("downsamples", downsamples), ("pos_embs", pos_embs),
+            ("token_mixers", token_mixers),
+            ("embed_dims", embed_dims),
+            ("mlp_ratios", mlp_ratios),
+            ("downsamples", downsamples),
+            ("pos_embs", pos_embs),
         ):
             if len(seq) != num_stages:
                 raise ValueError(f"{name} has {len(seq)} entries for {num_stages} stages")
         # Everything needed to rebuild this model in the other form (train-time <-> fused).
         self.init_kwargs: dict[str, Any] = dict(
-            in_chans=in_chans, layers=tuple(layers), token_mixers=tuple(token_mixers),
-            embed_dims=tuple(embed_dims), mlp_ratios=tuple(mlp_ratios), downsamples=tuple(downsamples),
-            pos_embs=tuple(pos_embs), repmixer_kernel_size=repmixer_kernel_size, num_classes=num_classes,
-            down_patch_size=down_patch_size, down_stride=down_stride, drop_rate=drop_rate,
-            proj_drop_rate=proj_drop_rate, drop_path_rate=drop_path_rate,
-            layer_scale_init_value=layer_scale_init_value, cls_ratio=cls_ratio, act_layer=act_layer,
+            in_chans=in_chans,
+            layers=tuple(layers),
+            token_mixers=tuple(token_mixers),
+            embed_dims=tuple(embed_dims),
+            mlp_ratios=tuple(mlp_ratios),
+            downsamples=tuple(downsamples),
+            pos_embs=tuple(pos_embs),
+            repmixer_kernel_size=repmixer_kernel_size,
+            num_classes=num_classes,
+            down_patch_size=down_patch_size,
+            down_stride=down_stride,
+            drop_rate=drop_rate,
+            proj_drop_rate=proj_drop_rate,
+            drop_path_rate=drop_path_rate,
+            layer_scale_init_value=layer_scale_init_value,
+            cls_ratio=cls_ratio,
+            act_layer=act_layer,
             inference_mode=inference_mode,
         )
         self.variant: str | None = None
@@ -150,11 +164,21 @@ class FastVit(nn.Module):
             start = sum(layers[:i])
             stages.append(
                 FastVitStage(
-                    prev_dim, embed_dims[i], depth, token_mixers[i], downsample=downsample,
-                    down_patch_size=down_patch_size, down_stride=down_stride, pos_emb_kernel=pos_embs[i],
-                    kernel_size=repmixer_kernel_size, mlp_ratio=mlp_ratios[i], act_layer=act_layer,
-                    proj_drop_rate=proj_drop_rate, drop_path_rate=rates[start:start + depth],
-                    layer_scale_init_value=layer_scale_init_value, inference_mode=inference_mode,
+                    prev_dim,
+                    embed_dims[i],
+                    depth,
+                    token_mixers[i],
+                    downsample=downsample,
+                    down_patch_size=down_patch_size,
+                    down_stride=down_stride,
+                    pos_emb_kernel=pos_embs[i],
+                    kernel_size=repmixer_kernel_size,
+                    mlp_ratio=mlp_ratios[i],
+                    act_layer=act_layer,
+                    proj_drop_rate=proj_drop_rate,
+                    drop_path_rate=rates[start : start + depth],
+                    layer_scale_init_value=layer_scale_init_value,
+                    inference_mode=inference_mode,
                 )
             )
             feature_info.append(dict(num_chs=embed_dims[i], reduction=stride, module=f"stages.{i}"))
@@ -167,7 +191,12 @@ class FastVit(nn.Module):
 
         self.num_features = int(embed_dims[-1] * cls_ratio)
         self.final_conv = MobileOneBlock(
-            embed_dims[-1], self.num_features, 3, group_size=1, use_se=True, act_layer=act_layer,
+            embed_dims[-1],
+            self.num_features,
+            3,
+            group_size=1,
+            use_se=True,
+            act_layer=act_layer,
             inference_mode=inference_mode,
         )
         self.head = ClassifierHead(self.num_features, num_classes, drop_rate)

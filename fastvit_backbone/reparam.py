@@ -55,5 +55,7 @@ def is_reparameterized(model: nn.Module) -> bool:
         ``True`` if every module with a ``reparameterize()`` method reports ``inference_mode``.
     """
     return all(
-        bool(getattr(m, "inference_mode", True)) for m in model.modules() if callable(getattr(m, "reparameterize", None))
+        bool(getattr(m, "inference_mode", True))
+        for m in model.modules()
+        if callable(getattr(m, "reparameterize", None))
     )

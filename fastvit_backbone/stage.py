@@ -79,16 +79,25 @@ class FastVitStage(nn.Module):
             if token_mixer_type == "repmixer":
                 blocks.append(
                     RepMixerBlock(
-                        dim_out, kernel_size=kernel_size, mlp_ratio=mlp_ratio, act_layer=act_layer,
-                        proj_drop=proj_drop_rate, drop_path=rate, layer_scale_init_value=layer_scale_init_value,
+                        dim_out,
+                        kernel_size=kernel_size,
+                        mlp_ratio=mlp_ratio,
+                        act_layer=act_layer,
+                        proj_drop=proj_drop_rate,
+                        drop_path=rate,
+                        layer_scale_init_value=layer_scale_init_value,
                         inference_mode=inference_mode,
                     )
                 )
             else:
                 blocks.append(
                     AttentionBlock(
-                        dim_out, mlp_ratio=mlp_ratio, act_layer=act_layer, proj_drop=proj_drop_rate,
-                        drop_path=rate, layer_scale_init_value=layer_scale_init_value,
+                        dim_out,
+                        mlp_ratio=mlp_ratio,
+                        act_layer=act_layer,
+                        proj_drop=proj_drop_rate,
+                        drop_path=rate,
+                        layer_scale_init_value=layer_scale_init_value,
                         inference_mode=inference_mode,
                     )
                 )

@@ -138,21 +138,34 @@ def load(
         raise ConfigError(f"refine must be 'landmarks' or 'none', got {refine!r}")
     if network is None:
         from handmesh.pipeline.network import RuntimeStage
+
         source = default_checkpoint() if checkpoint is None else Path(checkpoint).expanduser()
         if not source.exists():
             raise MissingFileError(f"checkpoint {source} does not exist")
         options = {"mano_dir": str(mano_dir)} if mano_dir is not None and source.suffix == ".pt" else {}
         network = RuntimeStage(load_runtime(source, backend=backend, device=device, threads=threads, **options))
     det = build_detector(
-        detector, hand_landmarker=hand_landmarker, mode=mode, max_hands=max_hands,
-        min_detection_confidence=min_detection_confidence, mirrored_input=mirrored_input, box=detector_box,
+        detector,
+        hand_landmarker=hand_landmarker,
+        mode=mode,
+        max_hands=max_hands,
+        min_detection_confidence=min_detection_confidence,
+        mirrored_input=mirrored_input,
+        box=detector_box,
         handedness=detector_handedness,
-    )  # fmt: skip
+    )
     try:
         estimator = HandEstimator(
-            network, det, hand_model=hand_model, mode=mode, max_hands=max_hands, expand=expand,
-            redetect_every=redetect_every, smoothing=smoothing, mano_dir=None if mano_dir is None else str(mano_dir),
-        )  # fmt: skip
+            network,
+            det,
+            hand_model=hand_model,
+            mode=mode,
+            max_hands=max_hands,
+            expand=expand,
+            redetect_every=redetect_every,
+            smoothing=smoothing,
+            mano_dir=None if mano_dir is None else str(mano_dir),
+        )
         if refine == "landmarks":
             from handmesh.fitting import LandmarkFitter
 
@@ -163,13 +176,13 @@ def load(
         raise
 
 
-def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threads: int | None = None,
-                 **options: Any) -> Runtime:
+def load_runtime(
+    source: Any, backend: str = "auto", device: str = "auto", threads: int | None = None, **options: Any
+) -> Runtime:
     """:func:`handmesh.runtime.load_runtime` with exports made on demand: a checkpoint asked to run on ONNX Runtime
     or TorchScript (or on ``"auto"`` on a CPU) is exported once, checked against PyTorch, and cached by its content
     hash (:mod:`handmesh.export.cache`). Same arguments and errors."""
     from handmesh.export.cache import export_for_runtime
     from handmesh.runtime import load_runtime as open_runtime
 
-    return open_runtime(source, backend=backend, device=device, threads=threads, exporter=export_for_runtime,
-                        **options)
+    return open_runtime(source, backend=backend, device=device, threads=threads, exporter=export_for_runtime, **options)

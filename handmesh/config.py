@@ -211,8 +211,10 @@ def merge_into(obj: Any, data: dict[str, Any], source: str, prefix: str = "") ->
     for name, value in data.items():
         full = f"{prefix}{name}"
         if not isinstance(name, str):  # a YAML mapping's key may be a number or null
-            raise ConfigError(f"{source}: config key {name!r} under {prefix.rstrip('.') or 'the top level'} is "
-                              f"not a name; valid keys: {', '.join(prefix + n for n in fields)}")  # fmt: skip
+            raise ConfigError(
+                f"{source}: config key {name!r} under {prefix.rstrip('.') or 'the top level'} is "
+                f"not a name; valid keys: {', '.join(prefix + n for n in fields)}"
+            )
         if name not in fields:
             valid = [f"{prefix}{n}" for n in fields]
             close = _closest(name, list(fields))

@@ -189,9 +189,13 @@ class HandCrop:
             shape = (self.size, self.size) + tuple(frame.shape[2:])
             return np.full(shape, border_value, dtype=frame.dtype)
         return cv2.warpAffine(
-            frame, affine, (self.size, self.size), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
+            frame,
+            affine,
+            (self.size, self.size),
+            flags=interpolation,
+            borderMode=cv2.BORDER_CONSTANT,
             borderValue=border_value,
-        )  # fmt: skip
+        )
 
 
 def _area_downscale_region(frame: np.ndarray, box: np.ndarray, factor: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,9 +217,13 @@ def _area_downscale_region(frame: np.ndarray, box: np.ndarray, factor: int) -> t
         return region[:0, :0], np.eye(3)
     small = cv2.resize(region, ((x1 - x0) // factor, (y1 - y0) // factor), interpolation=cv2.INTER_AREA)
     # A block's centre x0 + f i + (f - 1) / 2 becomes pixel i: x_small = (x - x0 - (f - 1) / 2) / f.
-    pre = np.array([[1.0 / factor, 0.0, -(x0 + (factor - 1) / 2.0) / factor],
-                    [0.0, 1.0 / factor, -(y0 + (factor - 1) / 2.0) / factor],
-                    [0.0, 0.0, 1.0]])  # fmt: skip
+    pre = np.array(
+        [
+            [1.0 / factor, 0.0, -(x0 + (factor - 1) / 2.0) / factor],
+            [0.0, 1.0 / factor, -(y0 + (factor - 1) / 2.0) / factor],
+            [0.0, 0.0, 1.0],
+        ]
+    )
     return small, pre
 
 

@@ -225,5 +225,11 @@ def build_loss(
         use_hand_params, use_vertices: see :class:`HandMeshLoss`.
     """
     weights = {name: float(getattr(loss_cfg, name)) for name in LOSS_TERMS}
-    return HandMeshLoss(hand_model.faces, hand_model.hands_mean, input_size, weights,
-                        use_hand_params=use_hand_params, use_vertices=use_vertices)
+    return HandMeshLoss(
+        hand_model.faces,
+        hand_model.hands_mean,
+        input_size,
+        weights,
+        use_hand_params=use_hand_params,
+        use_vertices=use_vertices,
+    )

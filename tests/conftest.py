@@ -37,7 +37,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "slow": (not run_slow, "slow: run with --runslow or HANDMESH_RUN_SLOW=1"),
         "needs_camera": (os.environ.get("HANDMESH_TEST_CAMERA") != "1", "needs a camera: set HANDMESH_TEST_CAMERA=1"),
     }
-    lazy = {"gpu": (_cuda_available, "needs a CUDA device"), "needs_mano": (_mano_available, "needs MANO_RIGHT.pkl or .npz")}
+    lazy = {
+        "gpu": (_cuda_available, "needs a CUDA device"),
+        "needs_mano": (_mano_available, "needs MANO_RIGHT.pkl or .npz"),
+    }
     cache: dict[str, bool] = {}
     for item in items:
         for name, (skip, reason) in skips.items():

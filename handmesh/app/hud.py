@@ -29,8 +29,14 @@ def draw_hud(image: np.ndarray, lines: list[str]) -> np.ndarray:
 def hud_lines(fps: float, timer: StageTimer, hands: list, state: dict[str, bool], keys: bool) -> list[str]:
     """The on-screen read-out: FPS and hands, the latest per-stage times, and the keys when a window is shown."""
     sides = ", ".join(h.handedness for h in hands) or "no hand"
-    short = {"capture": "cap", "detect": "det", "crop": "crop", "network": "net", "hand_model": "hand",
-             "render": "draw"}  # fmt: skip
+    short = {
+        "capture": "cap",
+        "detect": "det",
+        "crop": "crop",
+        "network": "net",
+        "hand_model": "hand",
+        "render": "draw",
+    }
     stages = " ".join(f"{short.get(k, k)} {v:.1f}" for k, v in timer.last.items())
     lines = [f"{fps:5.1f} FPS  {sides}", f"{stages} ms"]
     if keys:

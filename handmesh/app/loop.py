@@ -118,12 +118,16 @@ class DemoResult:
         """The summary printed at the end."""
         means = self.timings.means()
         per_stage = "  ".join(f"{k} {v:.1f}" for k, v in means.items())
-        lines = [f"{self.frames} frames from {self.source} in {self.seconds:.1f} s: {self.fps:.1f} FPS end to end "
-                 f"({self.stopped})",
-                 f"per stage, mean ms: {per_stage or 'none'}"]  # fmt: skip
+        lines = [
+            f"{self.frames} frames from {self.source} in {self.seconds:.1f} s: {self.fps:.1f} FPS end to end "
+            f"({self.stopped})",
+            f"per stage, mean ms: {per_stage or 'none'}",
+        ]
         if self.latency_ms:
-            lines.append(f"latency from frame to drawn picture: median {float(np.median(self.latency_ms)):.1f} ms "
-                         "(one frame is detected while the previous one is drawn)")  # fmt: skip
+            lines.append(
+                f"latency from frame to drawn picture: median {float(np.median(self.latency_ms)):.1f} ms "
+                "(one frame is detected while the previous one is drawn)"
+            )
         if self.hands_per_frame:
             found = sum(1 for n in self.hands_per_frame if n)
             lines.append(f"hands found in {found} of {len(self.hands_per_frame)} frames")
@@ -152,8 +156,7 @@ def _open_source(opts: DemoOptions, display: bool, log: Callable[[str], None]) -
         except BackendUnavailableError as e:
             log(f"handmesh-demo: {str(e).split(';')[0]}; running on the sample clip instead")
     else:
-        log("handmesh-demo: no source given and no display: running headless on the shipped sample clip "
-            f"{SAMPLE_CLIP}")  # fmt: skip
+        log(f"handmesh-demo: no source given and no display: running headless on the shipped sample clip {SAMPLE_CLIP}")
     return VideoFileSource(SAMPLE_CLIP), True
 
 
@@ -191,8 +194,9 @@ def _make_sink(output: Path | None, fps: float) -> Any:
     return VideoSink(output, fps) if is_video_path(output) else ImageDirSink(output)
 
 
-def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
-             log: Callable[[str], None] = print) -> DemoResult:  # fmt: skip
+def run_demo(
+    opts: DemoOptions, *, estimator: Any = None, source: Any = None, log: Callable[[str], None] = print
+) -> DemoResult:
     """Run the demo loop until the source ends, ``max_frames`` is reached or the user quits.
 
     Args:
@@ -234,10 +238,17 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
 
             mode = opts.mode or ("image" if opts.images is not None else "video")
             estimator = load(
-                opts.checkpoint, backend=opts.backend, hand_model=opts.hand_model, mode=mode,  # type: ignore[arg-type]
-                max_hands=opts.max_hands, device=opts.device, threads=opts.threads, detector=opts.detector,
-                hand_landmarker=opts.hand_landmarker, refine=opts.refine,  # type: ignore[arg-type]
-            )  # fmt: skip
+                opts.checkpoint,
+                backend=opts.backend,
+                hand_model=opts.hand_model,
+                mode=mode,  # type: ignore[arg-type]
+                max_hands=opts.max_hands,
+                device=opts.device,
+                threads=opts.threads,
+                detector=opts.detector,
+                hand_landmarker=opts.hand_landmarker,
+                refine=opts.refine,  # type: ignore[arg-type]
+            )
             log(f"handmesh-demo: {estimator.describe()}")
         sink = _make_sink(output, getattr(source, "fps", 30.0))
         if opts.save_mesh is not None:
@@ -271,8 +282,17 @@ def run_demo(opts: DemoOptions, *, estimator: Any = None, source: Any = None,
             cv2.destroyAllWindows()
 
 
-def _loop(opts: DemoOptions, estimator: Any, source: Any, sink: Any, mesh_sink: Any, viewer: Viewer3D | None,
-          display: bool, result: DemoResult, log: Callable[[str], None]) -> str:  # fmt: skip
+def _loop(
+    opts: DemoOptions,
+    estimator: Any,
+    source: Any,
+    sink: Any,
+    mesh_sink: Any,
+    viewer: Viewer3D | None,
+    display: bool,
+    result: DemoResult,
+    log: Callable[[str], None],
+) -> str:
     """Process frames until the source ends, ``max_frames`` or a quit; returns why it stopped.
 
     One frame is kept in flight: the detector works on frame t+1 (:meth:`HandEstimator.submit`) while frame t is
@@ -324,9 +344,18 @@ def _loop(opts: DemoOptions, estimator: Any, source: Any, sink: Any, mesh_sink: 
             return lost or "end of source"
 
 
-def _finish(opts: DemoOptions, estimator: Any, pending: tuple[Any, Any], sink: Any, mesh_sink: Any,
-            viewer: Viewer3D | None, display: bool, result: DemoResult, state: dict[str, bool],
-            ticker: dict[str, float]) -> str | None:  # fmt: skip
+def _finish(
+    opts: DemoOptions,
+    estimator: Any,
+    pending: tuple[Any, Any],
+    sink: Any,
+    mesh_sink: Any,
+    viewer: Viewer3D | None,
+    display: bool,
+    result: DemoResult,
+    state: dict[str, bool],
+    ticker: dict[str, float],
+) -> str | None:
     """Estimate, draw, write and show one submitted frame; ``"quit"`` when the user asked to stop."""
     import cv2
 

@@ -62,13 +62,18 @@ class VideoSink:
             self._writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*FOURCC), self.fps, (w, h))
             if not self._writer.isOpened():
                 self._writer = None
-                raise BackendUnavailableError(f"OpenCV cannot write {FOURCC} video to {self.tmp} on this machine; "
-                                              "write PNG frames instead (--output DIR)")  # fmt: skip
+                raise BackendUnavailableError(
+                    f"OpenCV cannot write {FOURCC} video to {self.tmp} on this machine; "
+                    "write PNG frames instead (--output DIR)"
+                )
         assert self._size is not None
         if (rgb.shape[1], rgb.shape[0]) != self._size:
             if not self._warned:
-                warnings.warn(f"{self.path}: frames of another size are letterboxed to the first frame's "
-                              f"{self._size[0]}x{self._size[1]}", stacklevel=2)  # fmt: skip
+                warnings.warn(
+                    f"{self.path}: frames of another size are letterboxed to the first frame's "
+                    f"{self._size[0]}x{self._size[1]}",
+                    stacklevel=2,
+                )
                 self._warned = True
             rgb = letterbox(rgb, *self._size)
         self._writer.write(np.ascontiguousarray(rgb[..., ::-1]))
@@ -96,8 +101,10 @@ class VideoSink:
                 with contextlib.suppress(FileNotFoundError):
                     self.tmp.unlink()
                 kept = "left as it was" if self.path.exists() else "not written"
-                raise OutputError(f"{self.path}: the video written holds {readable} readable frame(s) of "
-                                  f"{self.frames} (is the disk full?); {self.path} was {kept}")  # fmt: skip
+                raise OutputError(
+                    f"{self.path}: the video written holds {readable} readable frame(s) of "
+                    f"{self.frames} (is the disk full?); {self.path} was {kept}"
+                )
             os.replace(self.tmp, self.path)
             return self.path
         with contextlib.suppress(FileNotFoundError):
@@ -144,8 +151,10 @@ class ImageDirSink:
         try:
             atomic_write_bytes(path, data.tobytes())
         except OSError as e:  # a full disk or a size limit: the frames written so far stay, this one is not there
-            raise OutputError(f"{path}: could not be written ({e.strerror or e}); {self.frames} frame(s) were "
-                              f"written to {self.folder} before it") from e
+            raise OutputError(
+                f"{path}: could not be written ({e.strerror or e}); {self.frames} frame(s) were "
+                f"written to {self.folder} before it"
+            ) from e
         self.frames += 1
         return path
 

@@ -83,8 +83,10 @@ class VideoFileSource:
             raise MissingFileError(f"video {self.path} does not exist")
         self._cap = cv2.VideoCapture(str(self.path))
         if not self._cap.isOpened():
-            raise DataError(f"cannot decode video {self.path}: OpenCV could not open it (not a video, or a codec "
-                            "this OpenCV build lacks; convert it to MPEG-4, e.g. with ffmpeg)")  # fmt: skip
+            raise DataError(
+                f"cannot decode video {self.path}: OpenCV could not open it (not a video, or a codec "
+                "this OpenCV build lacks; convert it to MPEG-4, e.g. with ffmpeg)"
+            )
         fps = float(self._cap.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0 < fps < 1000 else 30.0
         self.num_frames = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
@@ -97,8 +99,10 @@ class VideoFileSource:
         first = self._read_raw()
         if first is None:
             self.close()
-            raise DataError(f"cannot decode video {self.path}: not a single frame could be read (corrupt, empty, or "
-                            "a codec this OpenCV build lacks)")  # fmt: skip
+            raise DataError(
+                f"cannot decode video {self.path}: not a single frame could be read (corrupt, empty, or "
+                "a codec this OpenCV build lacks)"
+            )
         self._pending: tuple[np.ndarray, float] | None = (first, (time.perf_counter() - t0) * 1e3)
 
     def _read_raw(self) -> np.ndarray | None:
@@ -110,8 +114,9 @@ class VideoFileSource:
             if ok and bgr is not None and bgr.size:
                 if bad:
                     self.skipped += bad
-                    warnings.warn(f"{self.path}: skipped {bad} undecodable frame(s) before frame {self._pos - 1}",
-                                  stacklevel=3)  # fmt: skip
+                    warnings.warn(
+                        f"{self.path}: skipped {bad} undecodable frame(s) before frame {self._pos - 1}", stacklevel=3
+                    )
                 return bgr
             bad += 1
             if self.num_frames <= 0:  # no frame count: a run of failed reads is the end
@@ -177,8 +182,9 @@ class ImageFolderSource:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise MissingFileError(f"image folder {self.folder} does not exist")
-        self.files = sorted(p for p in self.folder.iterdir()
-                            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))  # fmt: skip
+        self.files = sorted(
+            p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        )
         if not self.files:
             raise DataError(f"image folder {self.folder} holds no images (looked for {' '.join(IMAGE_SUFFIXES)})")
         self.name = str(self.folder)
@@ -217,8 +223,11 @@ def _backend_candidates() -> list[tuple[str, int]]:
     import cv2
 
     out = [("OpenCV's default backend", int(cv2.CAP_ANY))]
-    platform_apis = {"linux": ("V4L2", "CAP_V4L2"), "darwin": ("AVFoundation", "CAP_AVFOUNDATION"),
-                     "win32": ("DirectShow", "CAP_DSHOW")}  # fmt: skip
+    platform_apis = {
+        "linux": ("V4L2", "CAP_V4L2"),
+        "darwin": ("AVFoundation", "CAP_AVFOUNDATION"),
+        "win32": ("DirectShow", "CAP_DSHOW"),
+    }
     for prefix, (name, attr) in platform_apis.items():
         if sys.platform.startswith(prefix) and hasattr(cv2, attr):
             out.append((name, int(getattr(cv2, attr))))
@@ -316,9 +325,13 @@ class CameraSource:
             if cap is not None:
                 cap.release()
         devices = video_devices()
-        present = (f"video devices present: {', '.join(devices)}" if devices else
-                   "no /dev/video* devices present" if sys.platform.startswith("linux") else
-                   "OpenCV cannot list cameras on this platform")  # fmt: skip
+        present = (
+            f"video devices present: {', '.join(devices)}"
+            if devices
+            else "no /dev/video* devices present"
+            if sys.platform.startswith("linux")
+            else "OpenCV cannot list cameras on this platform"
+        )
         raise BackendUnavailableError(
             f"camera {self.index} is not available; tried {'; '.join(tried)}. {present}. Use --camera N for another "
             "index, --video PATH or --images DIR (or run without a source on the shipped sample clip)"
@@ -345,8 +358,10 @@ class CameraSource:
             failures = 0
             if attempts >= self.retries:
                 with self._cond:
-                    self.lost = (f"camera {self.index} stopped delivering frames and did not come back after "
-                                 f"{attempts} reopen attempt(s), {self.retry_delay:g} s apart")  # fmt: skip
+                    self.lost = (
+                        f"camera {self.index} stopped delivering frames and did not come back after "
+                        f"{attempts} reopen attempt(s), {self.retry_delay:g} s apart"
+                    )
                     self._cond.notify_all()
                 return
             attempts += 1
@@ -394,8 +409,12 @@ class CameraSource:
             self._cap.release()
 
 
-def open_source(camera: int | None = None, video: str | os.PathLike | None = None,
-                images: str | os.PathLike | None = None, **camera_options: Any):  # fmt: skip
+def open_source(
+    camera: int | None = None,
+    video: str | os.PathLike | None = None,
+    images: str | os.PathLike | None = None,
+    **camera_options: Any,
+):
     """The source named by exactly one of ``camera``, ``video``, ``images``.
 
     Returns:

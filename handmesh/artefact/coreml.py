@@ -64,13 +64,16 @@ def inspect_coreml(path: str | os.PathLike) -> ArtefactMetadata:
     inputs = [i.name for i in desc.input]
     outputs = [o.name for o in desc.output]
     if inputs != [INPUT_NAME] or outputs != list(OUTPUT_NAMES):
-        raise CheckpointError(f"Core ML package {path}: inputs {inputs} and outputs {outputs}, expected "
-                              f"[{INPUT_NAME!r}] and {list(OUTPUT_NAMES)}")
+        raise CheckpointError(
+            f"Core ML package {path}: inputs {inputs} and outputs {outputs}, expected "
+            f"[{INPUT_NAME!r}] and {list(OUTPUT_NAMES)}"
+        )
     shape = list(desc.input[0].type.multiArrayType.shape)
     S = meta.input_size
     if len(shape) != 4 or shape[1:] != [3, S, S]:
-        raise CheckpointError(f"Core ML package {path}: input shape {shape}, expected (B, 3, {S}, {S}) as its "
-                              "metadata says")
+        raise CheckpointError(
+            f"Core ML package {path}: input shape {shape}, expected (B, 3, {S}, {S}) as its metadata says"
+        )
     return meta
 
 

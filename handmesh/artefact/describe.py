@@ -67,8 +67,13 @@ def metadata_for(
 
 def checkpoint_source(path: str | os.PathLike, info: Any) -> dict[str, Any]:
     """The ``source`` entry of the metadata for a network loaded from checkpoint ``path``."""
-    return {"checkpoint": Path(path).name, "sha256": file_sha256(path), "step": int(info.step),
-            "epoch": int(info.epoch), "ema": bool(info.used_ema)}
+    return {
+        "checkpoint": Path(path).name,
+        "sha256": file_sha256(path),
+        "step": int(info.step),
+        "epoch": int(info.epoch),
+        "ema": bool(info.used_ema),
+    }
 
 
 def describe_artefact(meta: ArtefactMetadata) -> str:

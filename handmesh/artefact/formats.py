@@ -75,9 +75,11 @@ ARTEFACT_FORMATS: dict[str, ArtefactFormat] = {
 }
 """The export formats, by name: what ``handmesh-export --format`` writes."""
 
-KINDS: dict[str, str] = {"checkpoint": "a handmesh checkpoint",
-                         **{name: f.label for name, f in ARTEFACT_FORMATS.items()},
-                         "network": "an in-memory network"}
+KINDS: dict[str, str] = {
+    "checkpoint": "a handmesh checkpoint",
+    **{name: f.label for name, f in ARTEFACT_FORMATS.items()},
+    "network": "an in-memory network",
+}
 """Every kind of model source, with a phrase for messages."""
 
 
@@ -90,8 +92,9 @@ def detect_source(path: str | os.PathLike) -> str:
     """
     path = Path(path)
     if not path.exists():
-        raise MissingFileError(f"model {path} does not exist (expected a handmesh checkpoint .pt, or an export: "
-                               ".onnx, .ts, .mlpackage)")
+        raise MissingFileError(
+            f"model {path} does not exist (expected a handmesh checkpoint .pt, or an export: .onnx, .ts, .mlpackage)"
+        )
     if path.is_dir():
         if path.suffix == ".mlpackage" or (path / "Manifest.json").is_file():
             return "coreml"
@@ -104,8 +107,9 @@ def detect_source(path: str | os.PathLike) -> str:
                 names = z.namelist()
         except (zipfile.BadZipFile, OSError) as e:
             raise CheckpointError(f"{path}: unreadable archive ({e})") from e
-        if any(n.endswith("/constants.pkl") or n.endswith("/code/__torch__.py") or "/code/__torch__/" in n
-               for n in names):
+        if any(
+            n.endswith("/constants.pkl") or n.endswith("/code/__torch__.py") or "/code/__torch__/" in n for n in names
+        ):
             return "torchscript"
         return "checkpoint"  # read_checkpoint says whether it is ours
     if path.suffix.lower() in (".pt", ".pth", ".ckpt", ".bin", ".ts", ".pt2"):
@@ -113,8 +117,10 @@ def detect_source(path: str | os.PathLike) -> str:
     head = path.read_bytes()[:64]
     if head[:1] == b"\x08":  # protobuf field 1 varint: how every ONNX ModelProto starts (ir_version)
         return "onnx"
-    raise CheckpointError(f"{path}: not a handmesh checkpoint or export (expected a .pt checkpoint written by "
-                          "handmesh-train, or .onnx / .ts / .mlpackage written by handmesh-export)")
+    raise CheckpointError(
+        f"{path}: not a handmesh checkpoint or export (expected a .pt checkpoint written by "
+        "handmesh-train, or .onnx / .ts / .mlpackage written by handmesh-export)"
+    )
 
 
 def read_metadata(path: str | os.PathLike) -> ArtefactMetadata:

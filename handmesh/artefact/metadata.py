@@ -69,8 +69,11 @@ def encode_faces(faces: np.ndarray) -> dict[str, Any]:
     arr = np.ascontiguousarray(np.asarray(faces), dtype="<i4")
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError(f"faces: expected shape (F, 3), got {arr.shape}")
-    return {"dtype": "<i4", "shape": [int(arr.shape[0]), 3],
-            "zlib_base64": base64.b64encode(zlib.compress(arr.tobytes(), 9)).decode("ascii")}
+    return {
+        "dtype": "<i4",
+        "shape": [int(arr.shape[0]), 3],
+        "zlib_base64": base64.b64encode(zlib.compress(arr.tobytes(), 9)).decode("ascii"),
+    }
 
 
 def decode_faces(obj: Any, where: str = "artefact") -> np.ndarray:
@@ -86,8 +89,10 @@ def decode_faces(obj: Any, where: str = "artefact") -> np.ndarray:
         raw = zlib.decompress(base64.b64decode(obj["zlib_base64"]))
         faces = np.frombuffer(raw, dtype="<i4").reshape(shape).astype(np.int32)
     except (KeyError, TypeError, ValueError, zlib.error) as e:
-        raise CheckpointError(f"{where}: the metadata's faces entry is malformed ({type(e).__name__}: {e}); "
-                              "expected {dtype: '<i4', shape: [F, 3], zlib_base64: ...}") from e
+        raise CheckpointError(
+            f"{where}: the metadata's faces entry is malformed ({type(e).__name__}: {e}); "
+            "expected {dtype: '<i4', shape: [F, 3], zlib_base64: ...}"
+        ) from e
     return faces
 
 
@@ -190,13 +195,17 @@ class ArtefactMetadata:
             raise CheckpointError(f"{where}: metadata format {got!r}, expected {ARTEFACT_FORMAT!r}")
         version = doc.get("format_version")
         if not isinstance(version, int) or version > ARTEFACT_FORMAT_VERSION:
-            raise CheckpointError(f"{where}: metadata format version {version!r}; this handmesh reads versions up to "
-                                  f"{ARTEFACT_FORMAT_VERSION} (update handmesh)")
+            raise CheckpointError(
+                f"{where}: metadata format version {version!r}; this handmesh reads versions up to "
+                f"{ARTEFACT_FORMAT_VERSION} (update handmesh)"
+            )
         required = ("artefact", "variant", "input_size", "mean", "std", "hand_model", "num_vertices", "faces")
         missing = [k for k in required if k not in doc]
         if missing:
-            raise CheckpointError(f"{where}: its handmesh metadata lacks {', '.join(missing)} (a damaged or "
-                                  "hand-edited export; export the checkpoint again)")
+            raise CheckpointError(
+                f"{where}: its handmesh metadata lacks {', '.join(missing)} (a damaged or "
+                "hand-edited export; export the checkpoint again)"
+            )
         try:
             meta = cls(
                 artefact=str(doc["artefact"]),
@@ -217,17 +226,21 @@ class ArtefactMetadata:
         except (TypeError, ValueError) as e:
             raise CheckpointError(f"{where}: its handmesh metadata has a malformed field ({e})") from e
         if meta.input_size <= 0 or meta.num_vertices <= 0:
-            raise CheckpointError(f"{where}: metadata input_size {meta.input_size} / num_vertices "
-                                  f"{meta.num_vertices}: expected positive numbers")
+            raise CheckpointError(
+                f"{where}: metadata input_size {meta.input_size} / num_vertices "
+                f"{meta.num_vertices}: expected positive numbers"
+            )
         if meta.faces.size and (meta.faces.min() < 0 or meta.faces.max() >= meta.num_vertices):
             raise CheckpointError(f"{where}: metadata faces index vertices outside 0..{meta.num_vertices - 1}")
         return meta
 
     def same_model_as(self, other: ArtefactMetadata) -> bool:
         """Whether two artefacts describe the same network interface (variant, size, normalization, hand model)."""
-        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self)
-                   if f.name in ("variant", "input_size", "mean", "std", "hand_model", "num_vertices")) and \
-            np.array_equal(self.faces, other.faces)
+        return all(
+            getattr(self, f.name) == getattr(other, f.name)
+            for f in fields(self)
+            if f.name in ("variant", "input_size", "mean", "std", "hand_model", "num_vertices")
+        ) and np.array_equal(self.faces, other.faces)
 
 
 def _triple(v: Any, name: str) -> tuple[float, float, float]:

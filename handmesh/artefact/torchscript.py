@@ -32,8 +32,9 @@ def load_torchscript(path: str | os.PathLike) -> tuple[Any, ArtefactMetadata]:
             module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     except Exception as e:  # torch raises RuntimeError/ValueError variants for bad archives
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CheckpointError(f"cannot load TorchScript file {path}: {first} (corrupt, truncated, or not a "
-                              "TorchScript file)") from e
+        raise CheckpointError(
+            f"cannot load TorchScript file {path}: {first} (corrupt, truncated, or not a TorchScript file)"
+        ) from e
     return module, ArtefactMetadata.from_json(extra[TORCHSCRIPT_EXTRA_FILE] or None, str(path))
 
 

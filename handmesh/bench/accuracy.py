@@ -61,7 +61,11 @@ real table, one row per refine setting (image mode, max 6 hands), against MediaP
   bend diff    mean absolute difference of finger bends, degrees"""
 
 CONFIGURATIONS: tuple[tuple[Literal["image", "video"], Literal["landmarks", "none"]], ...] = (
-    ("video", "landmarks"), ("video", "none"), ("image", "landmarks"), ("image", "none"))
+    ("video", "landmarks"),
+    ("video", "none"),
+    ("image", "landmarks"),
+    ("image", "none"),
+)
 """The four ``(mode, refine)`` pairs of the clip table, in the order of its rows."""
 
 FINGER_CHAINS: tuple[tuple[int, ...], ...] = tuple((0, 1 + 4 * f, 2 + 4 * f, 3 + 4 * f, 4 + 4 * f) for f in range(5))
@@ -235,8 +239,10 @@ def read_clip(path: str | os.PathLike, frames: int | None = None) -> tuple[list[
         raise MissingFileError(f"clip {video} does not exist")
     sidecar = video.with_suffix(".json")
     if not sidecar.is_file():
-        raise MissingFileError(f"clip {video} has no ground truth: expected the sidecar {sidecar} that "
-                               "`handmesh-synth video` writes beside the video")  # fmt: skip
+        raise MissingFileError(
+            f"clip {video} has no ground truth: expected the sidecar {sidecar} that "
+            "`handmesh-synth video` writes beside the video"
+        )
     truth = load_clip(sidecar)
     total = len(truth.keypoints2d)
     want = total if frames is None else min(frames, total)
@@ -253,10 +259,14 @@ def read_clip(path: str | os.PathLike, frames: int | None = None) -> tuple[list[
     if len(out) < want:
         raise DataError(f"clip {video}: decoded {len(out)} frames, but its sidecar {sidecar.name} describes {total}")
     if out[0].shape[:2] != tuple(truth.size):
-        raise DataError(f"clip {video}: frames are {out[0].shape[1]}x{out[0].shape[0]}, its sidecar {sidecar.name} "
-                        f"says {truth.size[1]}x{truth.size[0]}")  # fmt: skip
-    cut = {k: getattr(truth, k)[:want] for k in ("keypoints2d", "keypoints3d", "vertices", "global_orient",
-                                                  "hand_pose", "betas", "transl")}  # fmt: skip
+        raise DataError(
+            f"clip {video}: frames are {out[0].shape[1]}x{out[0].shape[0]}, its sidecar {sidecar.name} "
+            f"says {truth.size[1]}x{truth.size[0]}"
+        )
+    cut = {
+        k: getattr(truth, k)[:want]
+        for k in ("keypoints2d", "keypoints3d", "vertices", "global_orient", "hand_pose", "betas", "transl")
+    }
     return out, replace(truth, **cut)
 
 
@@ -271,12 +281,19 @@ def run_clip(estimator: HandEstimator, frames: Sequence[np.ndarray], truth: Clip
     Returns:
         The hands of each frame.
     """
-    return [list(estimator(frame, K=truth.K, timestamp_ms=round(i * 1000 / truth.fps)))
-            for i, frame in enumerate(frames)]  # fmt: skip
+    return [
+        list(estimator(frame, K=truth.K, timestamp_ms=round(i * 1000 / truth.fps))) for i, frame in enumerate(frames)
+    ]
 
 
-def score_clip(hands_per_frame: Sequence[Sequence[Hand]], truth: ClipAnnotations, *, clip: str | os.PathLike = "",
-               mode: str = "", refine: str = "") -> ClipAccuracy:  # fmt: skip
+def score_clip(
+    hands_per_frame: Sequence[Sequence[Hand]],
+    truth: ClipAnnotations,
+    *,
+    clip: str | os.PathLike = "",
+    mode: str = "",
+    refine: str = "",
+) -> ClipAccuracy:
     """Score the hands an estimator returned for a clip's frames against the clip's ground truth.
 
     Args:
@@ -316,19 +333,32 @@ def score_clip(hands_per_frame: Sequence[Sequence[Hand]], truth: ClipAnnotations
     pa = pa_mpjpe_mm(pred[valid], gt[valid]) if valid.any() else np.zeros(0)
     truth_motion = frame_to_frame_change(gt, valid)
     return ClipAccuracy(
-        clip=Path(clip), mode=mode, refine=refine, frames=n, found=found, matched=int(valid.sum()), ghosts=ghosts,
-        crop_ratio_min=_nan_stat(np.min, crop_ratios), crop_ratio_median=_nan_stat(np.median, crop_ratios),
+        clip=Path(clip),
+        mode=mode,
+        refine=refine,
+        frames=n,
+        found=found,
+        matched=int(valid.sum()),
+        ghosts=ghosts,
+        crop_ratio_min=_nan_stat(np.min, crop_ratios),
+        crop_ratio_median=_nan_stat(np.median, crop_ratios),
         crop_ratio_max=_nan_stat(np.max, crop_ratios),
-        error2d=_nan_stat(np.median, errors), error2d_px=_nan_stat(np.median, errors_px),
+        error2d=_nan_stat(np.median, errors),
+        error2d_px=_nan_stat(np.median, errors_px),
         pa_mpjpe_mm=_nan_stat(np.mean, pa),
         jitter=frame_to_frame_change(pred, valid) / truth_motion if truth_motion > 0 else float("nan"),
         wrong_side=wrong,
-    )  # fmt: skip
+    )
 
 
-def clip_accuracy(clip_path: str | os.PathLike, *, mode: Literal["image", "video"],
-                  refine: Literal["landmarks", "none"], frames: int | None = None,
-                  **load_kwargs: Any) -> ClipAccuracy:  # fmt: skip
+def clip_accuracy(
+    clip_path: str | os.PathLike,
+    *,
+    mode: Literal["image", "video"],
+    refine: Literal["landmarks", "none"],
+    frames: int | None = None,
+    **load_kwargs: Any,
+) -> ClipAccuracy:
     """Accuracy of ``handmesh.load(mode=mode, refine=refine, **load_kwargs)`` on a clip with ground truth.
 
     Args:
@@ -418,8 +448,11 @@ def real_images(folder: str | os.PathLike) -> list[tuple[Path, np.ndarray | None
     out: list[tuple[Path, np.ndarray | None]] = []
     photos = root / "photos"
     if photos.is_dir():
-        out += [(p, None) for p in sorted(photos.iterdir())
-                if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]  # fmt: skip
+        out += [
+            (p, None)
+            for p in sorted(photos.iterdir())
+            if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        ]
     for img in sorted((root / "freihand_crops").glob("*_img.jpg")):
         k_file = img.with_name(img.name[: -len("_img.jpg")] + "_K.npy")
         if not k_file.is_file():
@@ -429,8 +462,10 @@ def real_images(folder: str | os.PathLike) -> list[tuple[Path, np.ndarray | None
             raise DataError(f"{k_file}: intrinsics of shape {K.shape}, expected (3, 3)")
         out.append((img, K.astype(np.float64)))
     if not out:
-        raise DataError(f"real photo folder {root} holds no images: expected photos/* ({' '.join(IMAGE_SUFFIXES)}) "
-                        "and/or freihand_crops/N_img.jpg with N_K.npy")  # fmt: skip
+        raise DataError(
+            f"real photo folder {root} holds no images: expected photos/* ({' '.join(IMAGE_SUFFIXES)}) "
+            "and/or freihand_crops/N_img.jpg with N_K.npy"
+        )
     return out
 
 
@@ -476,8 +511,9 @@ def real_accuracy(
         tip_hits: list[np.ndarray] = []
         ours_bends: list[np.ndarray] = []
         theirs_bends: list[np.ndarray] = []
-        with handmesh.load(mode="image", max_hands=REAL_HANDS, refine=refine, hand_landmarker=hand_landmarker,
-                           **load_kwargs) as estimator:  # fmt: skip
+        with handmesh.load(
+            mode="image", max_hands=REAL_HANDS, refine=refine, hand_landmarker=hand_landmarker, **load_kwargs
+        ) as estimator:
             for (rgb, K), dets in zip(images, references):
                 hands = estimator(rgb, K) if dets else []
                 for det in dets:
@@ -494,12 +530,18 @@ def real_accuracy(
         a = np.concatenate(ours_bends) if ours_bends else np.zeros(0)
         b = np.concatenate(theirs_bends) if theirs_bends else np.zeros(0)
         corr = float(np.corrcoef(a, b)[0, 1]) if len(a) > 1 and a.std() > 0 and b.std() > 0 else float("nan")
-        results.append(RealAccuracy(
-            refine=refine, images=len(images), mediapipe_hands=total, matched=len(tip_errors),
-            tip_error=_nan_stat(np.mean, tip_errors),
-            tip_pck=float(np.concatenate(tip_hits).mean()) if tip_hits else float("nan"),
-            bend_correlation=corr, bend_difference_deg=_nan_stat(np.mean, np.abs(a - b)),
-        ))  # fmt: skip
+        results.append(
+            RealAccuracy(
+                refine=refine,
+                images=len(images),
+                mediapipe_hands=total,
+                matched=len(tip_errors),
+                tip_error=_nan_stat(np.mean, tip_errors),
+                tip_pck=float(np.concatenate(tip_hits).mean()) if tip_hits else float("nan"),
+                bend_correlation=corr,
+                bend_difference_deg=_nan_stat(np.mean, np.abs(a - b)),
+            )
+        )
     return results
 
 
@@ -508,25 +550,31 @@ def _num(value: float, fmt: str, width: int) -> str:
     return f"{'-':>{width}}" if not np.isfinite(value) else f"{value:>{width}{fmt}}"
 
 
-CLIP_HEADER = (f"{'configuration':<24}{'hands':>9}{'matched':>8}{'ghosts':>7}{'crop min':>9}{'crop med':>9}"
-               f"{'crop max':>9}"
-               f"{'2D err':>8}{'PA mm':>8}{'jitter':>8}{'wrong side':>11}")  # fmt: skip
+CLIP_HEADER = (
+    f"{'configuration':<24}{'hands':>9}{'matched':>8}{'ghosts':>7}{'crop min':>9}{'crop med':>9}"
+    f"{'crop max':>9}"
+    f"{'2D err':>8}{'PA mm':>8}{'jitter':>8}{'wrong side':>11}"
+)
 
 
 def format_clip_row(result: ClipAccuracy) -> str:
     """One row of the clip table (see :data:`CLIP_HEADER`)."""
     name = f"{result.mode}, {result.refine}"
-    return (f"{name:<24}{f'{result.found}/{result.frames}':>9}{result.matched:>8}{result.ghosts:>7}"
-            f"{_num(result.crop_ratio_min, '.2f', 9)}{_num(result.crop_ratio_median, '.2f', 9)}"
-            f"{_num(result.crop_ratio_max, '.2f', 9)}"
-            f"{_num(result.error2d, '.3f', 8)}{_num(result.pa_mpjpe_mm, '.1f', 8)}{_num(result.jitter, '.2f', 8)}"
-            f"{result.wrong_side:>11}")  # fmt: skip
+    return (
+        f"{name:<24}{f'{result.found}/{result.frames}':>9}{result.matched:>8}{result.ghosts:>7}"
+        f"{_num(result.crop_ratio_min, '.2f', 9)}{_num(result.crop_ratio_median, '.2f', 9)}"
+        f"{_num(result.crop_ratio_max, '.2f', 9)}"
+        f"{_num(result.error2d, '.3f', 8)}{_num(result.pa_mpjpe_mm, '.1f', 8)}{_num(result.jitter, '.2f', 8)}"
+        f"{result.wrong_side:>11}"
+    )
 
 
 def format_baseline_row(pa_mm: float) -> str:
     """The clip table's baseline row: the mean pose's PA-MPJPE only."""
-    return (f"{'mean pose':<24}{'-':>9}{'-':>8}{'-':>7}{'-':>9}{'-':>9}{'-':>9}{'-':>8}{_num(pa_mm, '.1f', 8)}{'-':>8}"
-            f"{'-':>11}")  # fmt: skip
+    return (
+        f"{'mean pose':<24}{'-':>9}{'-':>8}{'-':>7}{'-':>9}{'-':>9}{'-':>9}{'-':>8}{_num(pa_mm, '.1f', 8)}{'-':>8}"
+        f"{'-':>11}"
+    )
 
 
 REAL_HEADER = f"{'configuration':<24}{'matched':>9}{'tip err':>9}{'tip PCK@0.1':>13}{'bend r':>8}{'bend diff':>11}"
@@ -535,9 +583,11 @@ REAL_HEADER = f"{'configuration':<24}{'matched':>9}{'tip err':>9}{'tip PCK@0.1':
 def format_real_row(result: RealAccuracy) -> str:
     """One row of the real-photo table (see :data:`REAL_HEADER`); the bend difference in degrees."""
     name = f"image, {result.refine}"
-    return (f"{name:<24}{f'{result.matched}/{result.mediapipe_hands}':>9}{_num(result.tip_error, '.3f', 9)}"
-            f"{_num(result.tip_pck, '.2f', 13)}{_num(result.bend_correlation, '.2f', 8)}"
-            f"{_num(result.bend_difference_deg, '.1f', 11)}")  # fmt: skip
+    return (
+        f"{name:<24}{f'{result.matched}/{result.mediapipe_hands}':>9}{_num(result.tip_error, '.3f', 9)}"
+        f"{_num(result.tip_pck, '.2f', 13)}{_num(result.bend_correlation, '.2f', 8)}"
+        f"{_num(result.bend_difference_deg, '.1f', 11)}"
+    )
 
 
 # ------------------------------------------------------------------------------------------------------------ CLI
@@ -545,20 +595,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench accuracy``; the column explanations go into ``--help``."""
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = COLUMNS
-    parser.add_argument("--clip", type=Path, action="append", default=None,
-                        help="video with a handmesh-synth ground-truth sidecar (OUT.json beside OUT.mp4); repeat for "
-                             "several (default: the sample clip shipped with the package)")  # fmt: skip
+    parser.add_argument(
+        "--clip",
+        type=Path,
+        action="append",
+        default=None,
+        help="video with a handmesh-synth ground-truth sidecar (OUT.json beside OUT.mp4); repeat for "
+        "several (default: the sample clip shipped with the package)",
+    )
     parser.add_argument("--frames", type=int, default=None, help="only the first N frames of each clip (default: all)")
-    parser.add_argument("--real", type=Path, default=None,
-                        help="folder with photos/ and/or freihand_crops/ (default: ../shared/real_hands from the "
-                             "current directory, when it exists)")  # fmt: skip
+    parser.add_argument(
+        "--real",
+        type=Path,
+        default=None,
+        help="folder with photos/ and/or freihand_crops/ (default: ../shared/real_hands from the "
+        "current directory, when it exists)",
+    )
     parser.add_argument("--no-real", action="store_true", help="skip the real-photo part")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="network checkpoint or export (default: the weights shipped with the package)")
-    parser.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
-                        help="network runtime (default: auto, as handmesh.load)")
-    parser.add_argument("--hand-landmarker", type=Path, default=None,
-                        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="network checkpoint or export (default: the weights shipped with the package)",
+    )
+    parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", *BACKENDS),
+        help="network runtime (default: auto, as handmesh.load)",
+    )
+    parser.add_argument(
+        "--hand-landmarker",
+        type=Path,
+        default=None,
+        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -579,15 +650,19 @@ def run(args: argparse.Namespace) -> int:
     bundle = find_hand_landmarker(args.hand_landmarker)
     load_kwargs = {"checkpoint": args.checkpoint, "backend": args.backend, "hand_landmarker": bundle}
 
-    print(f"handmesh-bench accuracy: clips {', '.join(c.name for c in clips)}"
-          f"{'' if args.frames is None else f' (first {args.frames} frames)'}; checkpoint "
-          f"{args.checkpoint or 'shipped'}; backend {args.backend}; hand landmarker {bundle}; other options of "
-          "handmesh.load at their defaults")  # fmt: skip
+    print(
+        f"handmesh-bench accuracy: clips {', '.join(c.name for c in clips)}"
+        f"{'' if args.frames is None else f' (first {args.frames} frames)'}; checkpoint "
+        f"{args.checkpoint or 'shipped'}; backend {args.backend}; hand landmarker {bundle}; other options of "
+        "handmesh.load at their defaults"
+    )
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible")
     described = False
     for clip, (video, truth) in zip(clips, data):
-        print(f"\nclip {clip.name}: {len(video)} frames at {truth.size[1]}x{truth.size[0]}, {truth.handedness} hand, "
-              f"{truth.hand_model} hand model, K and timestamps from the sidecar")  # fmt: skip
+        print(
+            f"\nclip {clip.name}: {len(video)} frames at {truth.size[1]}x{truth.size[0]}, {truth.handedness} hand, "
+            f"{truth.hand_model} hand model, K and timestamps from the sidecar"
+        )
         rows = []
         for mode, refine in CONFIGURATIONS:
             with handmesh.load(mode=mode, refine=refine, **load_kwargs) as estimator:
@@ -602,12 +677,17 @@ def run(args: argparse.Namespace) -> int:
         print(format_baseline_row(mean_pose_pa_mpjpe_mm(truth)))
 
     if real is None:
-        print("\nreal photos: skipped (" + ("--no-real" if args.no_real else
-              f"no folder at {DEFAULT_REAL}; pass --real DIR") + ")")  # fmt: skip
+        print(
+            "\nreal photos: skipped ("
+            + ("--no-real" if args.no_real else f"no folder at {DEFAULT_REAL}; pass --real DIR")
+            + ")"
+        )
         return 0
     results = real_accuracy(real, **load_kwargs)
-    print(f"\nreal photos {real}: {results[0].images} images; MediaPipe HandLandmarker IMAGE mode, max "
-          f"{REAL_HANDS} hands, found {results[0].mediapipe_hands} hands")  # fmt: skip
+    print(
+        f"\nreal photos {real}: {results[0].images} images; MediaPipe HandLandmarker IMAGE mode, max "
+        f"{REAL_HANDS} hands, found {results[0].mediapipe_hands} hands"
+    )
     print(REAL_HEADER)
     for r in results:
         print(format_real_row(r))

@@ -34,17 +34,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench backbone``."""
     from fastvit_backbone import list_models
 
-    parser.add_argument("--variants", nargs="+", default=list_models(), metavar="NAME",
-                        help="variants, canonical or short names (default: all seven)")
-    parser.add_argument("--sizes", nargs="+", type=int, default=[224, 256], metavar="S",
-                        help="square input sizes, multiples of 32 (default: 224 256)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="intra-op threads for torch and ONNX Runtime (default: torch's current setting)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=list_models(),
+        metavar="NAME",
+        help="variants, canonical or short names (default: all seven)",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=[224, 256],
+        metavar="S",
+        help="square input sizes, multiples of 32 (default: 224 256)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op threads for torch and ONNX Runtime (default: torch's current setting)",
+    )
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per model (default: 20)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls per model first (default: 5)")
-    parser.add_argument("--layout", choices=["best", *LAYOUTS], default="best",
-                        help="memory layout of torch inputs and weights; 'best' times both and keeps the faster "
-                        "per model (default: best)")
+    parser.add_argument(
+        "--layout",
+        choices=["best", *LAYOUTS],
+        default="best",
+        help="memory layout of torch inputs and weights; 'best' times both and keeps the faster "
+        "per model (default: best)",
+    )
     parser.add_argument("--no-onnx", action="store_true", help="skip the ONNX Runtime column")
     parser.add_argument("--seed", type=int, default=0)
 
@@ -115,8 +134,9 @@ def _time_onnx(model: nn.Module, size: int, threads: int, warmup: int, repeats: 
     path = workdir / "model.onnx"
     x = torch.randn(1, 3, size, size)
     with torch.no_grad():
-        torch.onnx.export(model, (x,), str(path), dynamo=False, input_names=["image"], output_names=["out"],
-                          opset_version=17)
+        torch.onnx.export(
+            model, (x,), str(path), dynamo=False, input_names=["image"], output_names=["out"], opset_version=17
+        )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
@@ -141,8 +161,20 @@ def _fmt(v: float | None, digits: int = 2) -> str:
 def format_table(rows: list[Row], header: list[str]) -> str:
     """The Markdown table (with a header of '# ' lines) that :func:`run` prints."""
     lines = [f"# {h}" for h in header]
-    cols = ["variant", "size", "ours train ms", "ours reparam ms", "timm train ms", "timm reparam ms", "ORT ms",
-            "ours/timm reparam", "reparam speed-up ours", "reparam speed-up timm", "layouts", "max abs diff"]
+    cols = [
+        "variant",
+        "size",
+        "ours train ms",
+        "ours reparam ms",
+        "timm train ms",
+        "timm reparam ms",
+        "ORT ms",
+        "ours/timm reparam",
+        "reparam speed-up ours",
+        "reparam speed-up timm",
+        "layouts",
+        "max abs diff",
+    ]
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "|".join("---" for _ in cols) + "|")
     for r in rows:
@@ -157,9 +189,11 @@ def format_table(rows: list[Row], header: list[str]) -> str:
             f"{su_ours:.2f}x | {su_timm:.2f}x | {layouts} | {r.max_abs_diff:.1e} |"
         )
     lines.append("")
-    lines.append("layouts: memory layout each torch model ran in (ours train, ours reparam, timm train, timm reparam); "
-                 "C = channels_last, N = contiguous NCHW. max abs diff: largest difference between the outputs of "
-                 "the two reparameterized models on the same input.")
+    lines.append(
+        "layouts: memory layout each torch model ran in (ours train, ours reparam, timm train, timm reparam); "
+        "C = channels_last, N = contiguous NCHW. max abs diff: largest difference between the outputs of "
+        "the two reparameterized models on the same input."
+    )
     return "\n".join(lines)
 
 
@@ -196,15 +230,18 @@ def run(args: argparse.Namespace) -> int:
     header = [
         "handmesh-bench backbone: FastViT latency at batch 1 (median ms)",
         f"command: handmesh-bench backbone {' '.join(_argv_echo(args))}",
-        f"machine: {_machine()}; load average at start {os.getloadavg()[0]:.2f}" if hasattr(os, "getloadavg")
+        f"machine: {_machine()}; load average at start {os.getloadavg()[0]:.2f}"
+        if hasattr(os, "getloadavg")
         else f"machine: {_machine()}",
         f"threads: {threads} (torch and ONNX Runtime); torch {torch.__version__}, timm {timm.__version__}, {onnx_note}",
         f"timing: {args.warmup} warm-up + {args.repeats} timed calls per model, round-robin; "
         f"layouts tried: {', '.join(layouts)}",
     ]
     if hasattr(os, "getloadavg") and os.getloadavg()[0] > 0.5:
-        _progress(f"warning: load average {os.getloadavg()[0]:.2f} - other processes are running; with them "
-                  "competing for the cores, multi-threaded timings are unreliable (re-run on a quiet machine)")
+        _progress(
+            f"warning: load average {os.getloadavg()[0]:.2f} - other processes are running; with them "
+            "competing for the cores, multi-threaded timings are unreliable (re-run on a quiet machine)"
+        )
     rows: list[Row] = []
     total = len(variants) * len(args.sizes)
     step = 0
@@ -241,9 +278,9 @@ def run(args: argparse.Namespace) -> int:
                     row.layouts[key] = best
                 if onnx_ok:
                     _progress(f"({step}/{total}) {name} at {size}x{size}: ONNX export and ONNX Runtime")
-                    row.ms["onnx"] = _time_onnx(
-                        models["ours_reparam"], size, threads, args.warmup, args.repeats, Path(tmp)
-                    ) * 1e3
+                    row.ms["onnx"] = (
+                        _time_onnx(models["ours_reparam"], size, threads, args.warmup, args.repeats, Path(tmp)) * 1e3
+                    )
                 rows.append(row)
                 _progress(
                     f"({step}/{total}) {name} at {size}: ours reparam {row.ms['ours_reparam']:.2f} ms, "
@@ -254,8 +291,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _argv_echo(args: argparse.Namespace) -> list[str]:
-    out = ["--variants", *args.variants, "--sizes", *map(str, args.sizes), "--repeats", str(args.repeats),
-           "--warmup", str(args.warmup), "--layout", args.layout]
+    out = [
+        "--variants",
+        *args.variants,
+        "--sizes",
+        *map(str, args.sizes),
+        "--repeats",
+        str(args.repeats),
+        "--warmup",
+        str(args.warmup),
+        "--layout",
+        args.layout,
+    ]
     if args.threads is not None:
         out += ["--threads", str(args.threads)]
     if args.no_onnx:

@@ -29,20 +29,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench detection``."""
     default_photos = _SHARED / "photos" if (_SHARED / "photos").is_dir() else None
     default_crops = _SHARED / "freihand_crops" if (_SHARED / "freihand_crops").is_dir() else None
-    parser.add_argument("--photos", type=Path, default=default_photos,
-                        help="folder of photos with hands (default: ../shared/real_hands/photos when present)")
-    parser.add_argument("--crops", type=Path, default=default_crops,
-                        help="folder of hand crops, used as they are (default: ../shared/real_hands/freihand_crops "
-                             "when present)")  # fmt: skip
-    parser.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"),
-                        help="frame size the photos are letterboxed to (default: 640 480)")
-    parser.add_argument("--hand-landmarker", type=Path, default=None,
-                        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
+    parser.add_argument(
+        "--photos",
+        type=Path,
+        default=default_photos,
+        help="folder of photos with hands (default: ../shared/real_hands/photos when present)",
+    )
+    parser.add_argument(
+        "--crops",
+        type=Path,
+        default=default_crops,
+        help="folder of hand crops, used as they are (default: ../shared/real_hands/freihand_crops when present)",
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(640, 480),
+        metavar=("W", "H"),
+        help="frame size the photos are letterboxed to (default: 640 480)",
+    )
+    parser.add_argument(
+        "--hand-landmarker",
+        type=Path,
+        default=None,
+        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)",
+    )
     parser.add_argument("--repeats", type=int, default=20, help="timed IMAGE-mode calls per photo (default: 20)")
-    parser.add_argument("--video-frames", type=int, default=31,
-                        help="frames of each still clip in VIDEO mode, the first untimed (default: 31)")
-    parser.add_argument("--max-hands", type=int, nargs="+", default=[1, 2],
-                        help="MediaPipe num_hands values to time (default: 1 2)")
+    parser.add_argument(
+        "--video-frames",
+        type=int,
+        default=31,
+        help="frames of each still clip in VIDEO mode, the first untimed (default: 31)",
+    )
+    parser.add_argument(
+        "--max-hands", type=int, nargs="+", default=[1, 2], help="MediaPipe num_hands values to time (default: 1 2)"
+    )
 
 
 def _images(folder: Path | None, flag: str) -> list[Path]:
@@ -104,20 +126,27 @@ def run(args: argparse.Namespace) -> int:
                     t0 = time.perf_counter()
                     det.detect(frame, timestamp_ms=33 * i)
                     (video_first_ms if i == 0 else video_ms).append((time.perf_counter() - t0) * 1e3)
-        rows += [(f"IMAGE  num_hands={max_hands}", image_ms), (f"VIDEO  num_hands={max_hands}", video_ms),
-                 (f"VIDEO  num_hands={max_hands} 1st frame", video_first_ms)]  # fmt: skip
+        rows += [
+            (f"IMAGE  num_hands={max_hands}", image_ms),
+            (f"VIDEO  num_hands={max_hands}", video_ms),
+            (f"VIDEO  num_hands={max_hands} 1st frame", video_first_ms),
+        ]
 
-    print(f"MediaPipe HandLandmarker ({bundle.name}), {len(frames)} photos letterboxed to {width}x{height}; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible")  # fmt: skip
+    print(
+        f"MediaPipe HandLandmarker ({bundle.name}), {len(frames)} photos letterboxed to {width}x{height}; "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
+    )
     print(f"{'mode':<34}{'mean ms':>10}{'median ms':>11}{'p90 ms':>9}{'FPS':>8}")
     for name, xs in rows:
         if xs:
             mean = statistics.fmean(xs)
             p90 = float(np.percentile(xs, 90))
             print(f"{name:<34}{mean:>10.2f}{statistics.median(xs):>11.2f}{p90:>9.2f}{1000 / mean:>8.1f}")
-    print(f"hands found (num_hands={max(args.max_hands)}, IMAGE mode): {found_frames}/{len(frames)} photos at "
-          f"{width}x{height}, {found_native}/{len(originals)} photos at their own size"
-          + (f", {found_crops}/{len(crops)} crops" if crops else ""))  # fmt: skip
+    print(
+        f"hands found (num_hands={max(args.max_hands)}, IMAGE mode): {found_frames}/{len(frames)} photos at "
+        f"{width}x{height}, {found_native}/{len(originals)} photos at their own size"
+        + (f", {found_crops}/{len(crops)} crops" if crops else "")
+    )
     return 0
 
 

@@ -22,15 +22,28 @@ import numpy as np
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench fit``."""
-    parser.add_argument("--clip", type=Path, default=None,
-                        help="video to record the fit's inputs on (default: the sample clip shipped with the package)")
+    parser.add_argument(
+        "--clip",
+        type=Path,
+        default=None,
+        help="video to record the fit's inputs on (default: the sample clip shipped with the package)",
+    )
     parser.add_argument("--frames", type=int, default=None, help="first N frames only (default: all)")
-    parser.add_argument("--mode", choices=("video", "image"), default="video",
-                        help="estimator mode while recording; video adds the temporal prior (default: video)")
-    parser.add_argument("--repeats", type=int, default=5,
-                        help="timed replays of all calls; the median counts (default: 5)")
-    parser.add_argument("--hand-landmarker", type=Path, default=None,
-                        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
+    parser.add_argument(
+        "--mode",
+        choices=("video", "image"),
+        default="video",
+        help="estimator mode while recording; video adds the temporal prior (default: video)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed replays of all calls; the median counts (default: 5)"
+    )
+    parser.add_argument(
+        "--hand-landmarker",
+        type=Path,
+        default=None,
+        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)",
+    )
 
 
 class _Recorder:
@@ -113,18 +126,23 @@ def run(args: argparse.Namespace) -> int:
             errors.append(err / diag)
             pa.append(float(pa_mpjpe_mm(joints[None], truth.keypoints3d[i][None])[0]))
 
-    print(f"handmesh-bench fit: {len(calls)} fit calls recorded on {clip.name} ({args.mode} mode), replayed "
-          f"x{args.repeats}; one thread")  # fmt: skip
+    print(
+        f"handmesh-bench fit: {len(calls)} fit calls recorded on {clip.name} ({args.mode} mode), replayed "
+        f"x{args.repeats}; one thread"
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible; load average "
-          f"{load:.2f}")  # fmt: skip
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible; load average {load:.2f}"
+    )
     print(f"{'batch':<20}{'ms per hand':>12}{'hands':>8}")
     for name, ms_per_hand, n, _ in rows:
         print(f"{name:<20}{ms_per_hand:>12.2f}{n:>8}")
     if errors:
-        print(f"the replayed fits against {clip.name}'s ground truth: 2D error {float(np.median(errors)):.3f} of the "
-              f"hand box diagonal (median), PA-MPJPE {float(np.mean(pa)):.1f} mm, {len(errors)} fitted frames "
-              "(the estimator adds One Euro smoothing on top in video mode)")  # fmt: skip
+        print(
+            f"the replayed fits against {clip.name}'s ground truth: 2D error {float(np.median(errors)):.3f} of the "
+            f"hand box diagonal (median), PA-MPJPE {float(np.mean(pa)):.1f} mm, {len(errors)} fitted frames "
+            "(the estimator adds One Euro smoothing on top in video mode)"
+        )
     print("goal: <= 3 ms per hand on one core")
     return 0
 

@@ -22,8 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--samples", type=int, default=3960, help="samples to score (default: 3960, FreiHAND eval)")
     parser.add_argument("--noise-mm", type=float, default=8.0, help="prediction noise per coordinate (default: 8)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per stage; the best is reported (default: 3)")
-    parser.add_argument("--data", type=Path, default=None,
-                        help="also time loading the annotations of this FreiHAND folder (cold and cached)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="also time loading the annotations of this FreiHAND folder (cold and cached)",
+    )
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -100,11 +104,13 @@ def run(args: argparse.Namespace) -> int:
                 t0 = time.perf_counter()
                 ann = load_annotations(args.data, split, cache_dir=cache)
                 if ann.verts is not None:
-                    np.asarray(ann.verts[::max(1, len(ann) // 100)]).sum()  # touch some vertices
+                    np.asarray(ann.verts[:: max(1, len(ann) // 100)]).sum()  # touch some vertices
                 rows.append((f"load {split} annotations, cached", time.perf_counter() - t0))
     width = max(len(name) for name, _ in rows)
-    print(f"FreiHAND metrics on {args.samples} samples ({source}); numba threads: {numba.get_num_threads()}; "
-          f"best of {args.repeat}")
+    print(
+        f"FreiHAND metrics on {args.samples} samples ({source}); numba threads: {numba.get_num_threads()}; "
+        f"best of {args.repeat}"
+    )
     print(f"  {'stage':<{width}}  seconds")
     for name, seconds in rows:
         print(f"  {name:<{width}}  {seconds:7.3f}")

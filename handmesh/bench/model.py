@@ -43,14 +43,29 @@ GOAL_T8_ORT_MS_PER_CROP = 8.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench model``."""
-    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, metavar="NAME",
-                        help="variants, canonical or short names (default: t8 s12 sa12 ma36)")
-    parser.add_argument("--input-size", type=int, default=None, metavar="S",
-                        help="crop side for every variant, a multiple of 32 (default: each recipe's, 224 without one)")
-    parser.add_argument("--batches", nargs="+", type=int, default=[1, 2], metavar="B",
-                        help="batch sizes (default: 1 2; two hands = 2)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="intra-op threads for torch and ONNX Runtime (default: torch's current setting)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=DEFAULT_VARIANTS,
+        metavar="NAME",
+        help="variants, canonical or short names (default: t8 s12 sa12 ma36)",
+    )
+    parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        metavar="S",
+        help="crop side for every variant, a multiple of 32 (default: each recipe's, 224 without one)",
+    )
+    parser.add_argument(
+        "--batches", nargs="+", type=int, default=[1, 2], metavar="B", help="batch sizes (default: 1 2; two hands = 2)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op threads for torch and ONNX Runtime (default: torch's current setting)",
+    )
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per backend (default: 20)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed calls per backend first (default: 5)")
     parser.add_argument("--head-hidden", type=int, default=1024, help="head width (default: 1024, the recipes')")
@@ -81,8 +96,13 @@ def build_bench_network(variant: str, size: int, head_hidden: int, seed: int) ->
 
     torch.manual_seed(seed)
     fusion = RECIPES.get(variant, (224, False))[1]
-    net = HandMeshNet(build_hand_model("open", "right"), variant=variant, input_size=size, feature_fusion=fusion,
-                      head_hidden=head_hidden)
+    net = HandMeshNet(
+        build_hand_model("open", "right"),
+        variant=variant,
+        input_size=size,
+        feature_fusion=fusion,
+        head_hidden=head_hidden,
+    )
     _trained_like_(net.backbone, seed)
     return net.eval()
 
@@ -100,8 +120,9 @@ def _time_round_robin(fns: dict[str, Callable[[], Any]], warmup: int, repeats: i
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def _backends(net: torch.nn.Module, size: int, threads: int, onnx: bool, torchscript: bool
-              ) -> dict[str, Callable[[torch.Tensor], np.ndarray]]:
+def _backends(
+    net: torch.nn.Module, size: int, threads: int, onnx: bool, torchscript: bool
+) -> dict[str, Callable[[torch.Tensor], np.ndarray]]:
     """name -> ``f(crops) -> vertices``: the train-time and reparameterized networks and the two exports."""
     from handmesh.artefact.describe import metadata_for
     from handmesh.export.graph import prepare_network
@@ -113,6 +134,7 @@ def _backends(net: torch.nn.Module, size: int, threads: int, onnx: bool, torchsc
         def run(x: torch.Tensor) -> np.ndarray:
             with torch.inference_mode():
                 return model(x).vertices.numpy()
+
         return run
 
     out["train"] = torch_fn(net)
@@ -136,6 +158,7 @@ def _backends(net: torch.nn.Module, size: int, threads: int, onnx: bool, torchsc
 
         def run_onnx(x: torch.Tensor) -> np.ndarray:
             return session.run(["vertices"], {"image": x.numpy()})[0]
+
         out["onnx"] = run_onnx
     if torchscript:
         from handmesh.artefact.support import quiet_tracing
@@ -148,6 +171,7 @@ def _backends(net: torch.nn.Module, size: int, threads: int, onnx: bool, torchsc
         def run_ts(x: torch.Tensor) -> np.ndarray:
             with torch.inference_mode():
                 return module(x)[3].numpy()
+
         out["torchscript"] = run_ts
     return out
 
@@ -163,8 +187,20 @@ def _ratio(a: float | None, b: float | None) -> str:
 def format_table(rows: list[Row], header: list[str]) -> str:
     """The Markdown table (after '# ' header lines) and the goal checks that :func:`run` prints."""
     lines = [f"# {h}" for h in header]
-    cols = ["variant", "size", "batch", "train ms", "reparam ms", "ORT ms", "TorchScript ms", "ORT ms/crop",
-            "reparam speed-up", "ORT vs reparam", "TorchScript vs reparam", "max abs diff m"]
+    cols = [
+        "variant",
+        "size",
+        "batch",
+        "train ms",
+        "reparam ms",
+        "ORT ms",
+        "TorchScript ms",
+        "ORT ms/crop",
+        "reparam speed-up",
+        "ORT vs reparam",
+        "TorchScript vs reparam",
+        "max abs diff m",
+    ]
     lines.append("| " + " | ".join(cols) + " |")
     lines.append("|" + "|".join("---" for _ in cols) + "|")
     for r in rows:
@@ -177,21 +213,27 @@ def format_table(rows: list[Row], header: list[str]) -> str:
             f"{_ratio(ms['reparam'], ms.get('torchscript'))} | {r.max_abs_m:.1e} |"
         )
     lines.append("")
-    lines.append("ms: median per call (the whole batch); speed-ups are ratios of medians measured in the same rounds "
-                 "(reparam speed-up = train / reparam; X vs reparam = reparam / X, above 1 means X is faster). "
-                 "max abs diff: largest vertex difference of the exports vs torch reparameterized, metres.")
+    lines.append(
+        "ms: median per call (the whole batch); speed-ups are ratios of medians measured in the same rounds "
+        "(reparam speed-up = train / reparam; X vs reparam = reparam / X, above 1 means X is faster). "
+        "max abs diff: largest vertex difference of the exports vs torch reparameterized, metres."
+    )
     lines.append("")
     lines.append("goals:")
     for r in rows:
         speedup = r.ms["train"] / r.ms["reparam"]
         ok = "met" if speedup >= GOAL_REPARAM_SPEEDUP else "NOT met"
-        lines.append(f"- {r.variant} {r.size}px batch {r.batch}: reparameterized torch {speedup:.2f}x faster than "
-                     f"train-time (goal >= {GOAL_REPARAM_SPEEDUP}x): {ok}")
+        lines.append(
+            f"- {r.variant} {r.size}px batch {r.batch}: reparameterized torch {speedup:.2f}x faster than "
+            f"train-time (goal >= {GOAL_REPARAM_SPEEDUP}x): {ok}"
+        )
         if r.variant == "fastvit_t8" and "onnx" in r.ms:
             per_crop = r.ms["onnx"] / r.batch
             ok = "met" if per_crop <= GOAL_T8_ORT_MS_PER_CROP else "NOT met"
-            lines.append(f"- fastvit_t8 {r.size}px batch {r.batch}: ONNX Runtime {per_crop:.2f} ms per crop "
-                         f"(goal <= {GOAL_T8_ORT_MS_PER_CROP:g} ms): {ok}")
+            lines.append(
+                f"- fastvit_t8 {r.size}px batch {r.batch}: ONNX Runtime {per_crop:.2f} ms per crop "
+                f"(goal <= {GOAL_T8_ORT_MS_PER_CROP:g} ms): {ok}"
+            )
     return "\n".join(lines)
 
 
@@ -231,8 +273,10 @@ def run(args: argparse.Namespace) -> int:
         "CPU; open hand model, random weights with trained-like statistics",
     ]
     if load is not None and load > 0.5:
-        _progress(f"warning: load average {load:.2f} - other processes are running; with them competing for the "
-                  "cores, timings are unreliable (re-run on a quiet machine)")
+        _progress(
+            f"warning: load average {load:.2f} - other processes are running; with them competing for the "
+            "cores, timings are unreliable (re-run on a quiet machine)"
+        )
     rows: list[Row] = []
     for i, name in enumerate(variants, 1):
         size = args.input_size or RECIPES.get(name, (224, False))[0]
@@ -243,20 +287,36 @@ def run(args: argparse.Namespace) -> int:
             x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(args.seed))
             ref = fns["reparam"](x)
             diffs = [float(np.abs(fn(x) - ref).max()) for k, fn in fns.items() if k in ("onnx", "torchscript")]
-            medians = _time_round_robin({k: (lambda fn=fn, x=x: fn(x)) for k, fn in fns.items()}, args.warmup,
-                                        args.repeats)
-            row = Row(name, size, batch, ms={k: v * 1e3 for k, v in medians.items()},
-                      max_abs_m=max(diffs) if diffs else float("nan"))
+            medians = _time_round_robin(
+                {k: (lambda fn=fn, x=x: fn(x)) for k, fn in fns.items()}, args.warmup, args.repeats
+            )
+            row = Row(
+                name,
+                size,
+                batch,
+                ms={k: v * 1e3 for k, v in medians.items()},
+                max_abs_m=max(diffs) if diffs else float("nan"),
+            )
             rows.append(row)
-            _progress(f"({i}/{len(variants)}) {name} batch {batch}: " +
-                      ", ".join(f"{LABELS[k]} {v:.2f} ms" for k, v in row.ms.items()))
+            _progress(
+                f"({i}/{len(variants)}) {name} batch {batch}: "
+                + ", ".join(f"{LABELS[k]} {v:.2f} ms" for k, v in row.ms.items())
+            )
     print(format_table(rows, header))
     return 0
 
 
 def _argv_echo(args: argparse.Namespace) -> list[str]:
-    out = ["--variants", *args.variants, "--batches", *map(str, args.batches), "--repeats", str(args.repeats),
-           "--warmup", str(args.warmup)]
+    out = [
+        "--variants",
+        *args.variants,
+        "--batches",
+        *map(str, args.batches),
+        "--repeats",
+        str(args.repeats),
+        "--warmup",
+        str(args.warmup),
+    ]
     if args.input_size is not None:
         out += ["--input-size", str(args.input_size)]
     if args.threads is not None:

@@ -18,8 +18,12 @@ import numpy as np
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench offsets``."""
     parser.add_argument("clips", type=Path, nargs="+", help="clips from handmesh-synth video (.json beside them)")
-    parser.add_argument("--hand-landmarker", type=Path, default=None,
-                        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
+    parser.add_argument(
+        "--hand-landmarker",
+        type=Path,
+        default=None,
+        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,20 +51,32 @@ def run(args: argparse.Namespace) -> int:
                 while (frame := source.read()) is not None and i < len(clip.keypoints3d):
                     found = detector.detect(frame.rgb, int(i * 1000 / clip.fps))
                     if found:
-                        R = np.concatenate([exp_map(clip.global_orient[i])[None],
-                                            exp_map(clip.hand_pose[i].reshape(15, 3) + hands_mean)])  # fmt: skip
-                        acc.add(R, clip.betas[i], clip.keypoints3d[i][0], found[0].keypoints2d, clip.K,
-                                left=clip.handedness == "left")  # fmt: skip
+                        R = np.concatenate(
+                            [
+                                exp_map(clip.global_orient[i])[None],
+                                exp_map(clip.hand_pose[i].reshape(15, 3) + hands_mean),
+                            ]
+                        )
+                        acc.add(
+                            R,
+                            clip.betas[i],
+                            clip.keypoints3d[i][0],
+                            found[0].keypoints2d,
+                            clip.K,
+                            left=clip.handedness == "left",
+                        )
                     i += 1
         finally:
             source.close()
     if len(accumulators) != 1:
         raise DataError(f"handmesh-bench offsets: the clips use {len(accumulators)} hand models; give clips of one")
-    (name, acc), = accumulators.items()
+    ((name, acc),) = accumulators.items()
     if acc.frames == 0:
         raise DataError("handmesh-bench offsets: MediaPipe found the hand in no frame of the clips")
-    print(f"handmesh-bench offsets: {acc.frames} frames of {len(args.clips)} clip(s), {name} hand model; "
-          "millimetres along (towards the thumb, towards the fingers, out of the palm), keypoints 0-20")
+    print(
+        f"handmesh-bench offsets: {acc.frames} frames of {len(args.clips)} clip(s), {name} hand model; "
+        "millimetres along (towards the thumb, towards the fingers, out of the palm), keypoints 0-20"
+    )
     for row in acc.offsets_mm():
         print(f"({row[0]:.1f}, {row[1]:.1f}, {row[2]:.1f}),")
     return 0

@@ -37,28 +37,56 @@ from handmesh.runtime.loader import BACKENDS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench pipeline``."""
-    parser.add_argument("--clip", type=Path, default=None,
-                        help="video to run on (default: the sample clip shipped with the package)")
+    parser.add_argument(
+        "--clip", type=Path, default=None, help="video to run on (default: the sample clip shipped with the package)"
+    )
     parser.add_argument("--frames", type=int, default=None, help="frames of the clip to time (default: all)")
-    parser.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"),
-                        help="frame size; frames of another size are resized (default: 640 480)")
-    parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="network checkpoint or export (default: the weights shipped with the package)")
-    parser.add_argument("--backend", default="onnxruntime",
-                        choices=("auto", *BACKENDS),
-                        help="network runtime (default: onnxruntime)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(640, 480),
+        metavar=("W", "H"),
+        help="frame size; frames of another size are resized (default: 640 480)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="network checkpoint or export (default: the weights shipped with the package)",
+    )
+    parser.add_argument(
+        "--backend", default="onnxruntime", choices=("auto", *BACKENDS), help="network runtime (default: onnxruntime)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for the network and OpenCV (default: 2)")
-    parser.add_argument("--max-hands", type=int, default=2,
-                        help="most hands per frame, both pipelines (default: 2, as handmesh.load and the demo)")
-    parser.add_argument("--refine", choices=("landmarks", "none"), default="landmarks",
-                        help="handmesh: fit to MediaPipe's landmarks, or the network alone (default: landmarks)")
-    parser.add_argument("--redetect-every", type=int, default=1,
-                        help="handmesh: run the detector at least every N frames (default: 1, every frame)")
+    parser.add_argument(
+        "--max-hands",
+        type=int,
+        default=2,
+        help="most hands per frame, both pipelines (default: 2, as handmesh.load and the demo)",
+    )
+    parser.add_argument(
+        "--refine",
+        choices=("landmarks", "none"),
+        default="landmarks",
+        help="handmesh: fit to MediaPipe's landmarks, or the network alone (default: landmarks)",
+    )
+    parser.add_argument(
+        "--redetect-every",
+        type=int,
+        default=1,
+        help="handmesh: run the detector at least every N frames (default: 1, every frame)",
+    )
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames first (default: 10)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="timed passes over the frames, per pipeline, alternating (default: 2)")
-    parser.add_argument("--hand-landmarker", type=Path, default=None,
-                        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="timed passes over the frames, per pipeline, alternating (default: 2)"
+    )
+    parser.add_argument(
+        "--hand-landmarker",
+        type=Path,
+        default=None,
+        help="hand_landmarker .task bundle (default: $HANDMESH_HAND_LANDMARKER, then the cache)",
+    )
 
 
 def read_frames(path: Path, size: tuple[int, int], limit: int | None) -> tuple[list[np.ndarray], list[float]]:
@@ -119,8 +147,15 @@ def run(args: argparse.Namespace) -> int:
 
         raise DataError(f"handmesh-bench pipeline: no frames decoded from {clip}")
     load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    estimator = handmesh.load(args.checkpoint, backend=args.backend, mode="video", max_hands=args.max_hands,
-                              threads=args.threads, hand_landmarker=bundle, redetect_every=args.redetect_every)
+    estimator = handmesh.load(
+        args.checkpoint,
+        backend=args.backend,
+        mode="video",
+        max_hands=args.max_hands,
+        threads=args.threads,
+        hand_landmarker=bundle,
+        redetect_every=args.redetect_every,
+    )
     mp_times: list[float] = []
     mp_draw: list[float] = []
     ours_times: list[float] = []
@@ -164,35 +199,50 @@ def run(args: argparse.Namespace) -> int:
     mp_ms = float(np.mean(mp_times)) + cap
     ours_fps, mp_fps = 1000.0 / ours_ms, 1000.0 / mp_ms
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"handmesh-bench pipeline: {len(frames)} frames of {clip.name} at {width}x{height}, x{args.repeats} "
-          f"timed after {args.warmup} warm-up; max hands {args.max_hands}; threads {args.threads}")  # fmt: skip
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
-          + ("" if load_start is None else f"; load average {load_start:.2f} at start, {load_end:.2f} at end"))
+    print(
+        f"handmesh-bench pipeline: {len(frames)} frames of {clip.name} at {width}x{height}, x{args.repeats} "
+        f"timed after {args.warmup} warm-up; max hands {args.max_hands}; threads {args.threads}"
+    )
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
+        + ("" if load_start is None else f"; load average {load_start:.2f} at start, {load_end:.2f} at end")
+    )
     print(f"handmesh: {backend}")
     if load_start is not None and max(load_start, load_end or 0.0) > 0.5:
-        print(f"warning: load average {max(load_start, load_end or 0.0):.2f}: other processes compete for the cores; "
-              "these timings are under load (re-run on a quiet machine for clean numbers)")  # fmt: skip
+        print(
+            f"warning: load average {max(load_start, load_end or 0.0):.2f}: other processes compete for the cores; "
+            "these timings are under load (re-run on a quiet machine for clean numbers)"
+        )
     cols = list(STAGES)
     header = f"{'pipeline':<44}{'FPS':>7}{'ms/frame':>10}" + "".join(f"{c:>11}" for c in cols)
     print(header)
     ours_stage = {s: means.get(s, 0.0) for s in cols}
     ours_stage["capture"] = cap
-    print(f"{'handmesh (mesh drawn)':<44}{ours_fps:>7.1f}{ours_ms:>10.2f}"
-          + "".join(f"{ours_stage[c]:>11.2f}" for c in cols))
+    print(
+        f"{'handmesh (mesh drawn)':<44}{ours_fps:>7.1f}{ours_ms:>10.2f}"
+        + "".join(f"{ours_stage[c]:>11.2f}" for c in cols)
+    )
     mp_row = {"capture": cap, "detect": float(np.mean(mp_times) - np.mean(mp_draw)), "render": float(np.mean(mp_draw))}
-    print(f"{'MediaPipe landmarks only (VIDEO, skeleton)':<44}{mp_fps:>7.1f}{mp_ms:>10.2f}"
-          + "".join(f"{mp_row[c]:>11.2f}" if c in mp_row else f"{'-':>11}" for c in cols))
+    print(
+        f"{'MediaPipe landmarks only (VIDEO, skeleton)':<44}{mp_fps:>7.1f}{mp_ms:>10.2f}"
+        + "".join(f"{mp_row[c]:>11.2f}" if c in mp_row else f"{'-':>11}" for c in cols)
+    )
     print(f"ratio handmesh / MediaPipe FPS: {ours_fps / mp_fps:.2f}x  (goal: >= 0.8x; >= 30 FPS end to end)")
-    print(f"handmesh latency from frame to drawn picture: median {float(np.median(latency)):.1f} ms, "
-          f"90th percentile {float(np.percentile(latency, 90)):.1f} ms (one frame in flight)")  # fmt: skip
-    print(f"hands found: handmesh {ours_found}/{n} frames, MediaPipe {mp_found}/{n} frames; stage means are over the "
-          "frames where the stage ran (MediaPipe: landmarks under detect, the skeleton drawing under render)")
+    print(
+        f"handmesh latency from frame to drawn picture: median {float(np.median(latency)):.1f} ms, "
+        f"90th percentile {float(np.percentile(latency, 90)):.1f} ms (one frame in flight)"
+    )
+    print(
+        f"hands found: handmesh {ours_found}/{n} frames, MediaPipe {mp_found}/{n} frames; stage means are over the "
+        "frames where the stage ran (MediaPipe: landmarks under detect, the skeleton drawing under render)"
+    )
     print(_accuracy_line(clip, (width, height), frames, last_pass, mp_last))
     return 0
 
 
-def _handmesh_pass(estimator, frames: list[np.ndarray], ts: int, times: list[float],
-                   latency: list[float]) -> tuple[list[list], int]:  # fmt: skip
+def _handmesh_pass(
+    estimator, frames: list[np.ndarray], ts: int, times: list[float], latency: list[float]
+) -> tuple[list[list], int]:
     """One timed pass of the demo's loop over ``frames`` with one frame in flight; appends each frame's share of
     the pass's wall time to ``times`` and each frame's latency; returns the hands per frame and the next time."""
     hands_per_frame: list[list] = []
@@ -218,8 +268,9 @@ def _handmesh_pass(estimator, frames: list[np.ndarray], ts: int, times: list[flo
     return hands_per_frame, ts
 
 
-def _accuracy_line(clip: Path, size: tuple[int, int], frames: list[np.ndarray], hands: list[list],
-                   mediapipe: list[list]) -> str:  # fmt: skip
+def _accuracy_line(
+    clip: Path, size: tuple[int, int], frames: list[np.ndarray], hands: list[list], mediapipe: list[list]
+) -> str:
     """The timed hands against the clip's ground truth, or why there is none."""
     from dataclasses import replace
 
@@ -231,8 +282,9 @@ def _accuracy_line(clip: Path, size: tuple[int, int], frames: list[np.ndarray], 
     truth = load_clip(clip)
     if (truth.size[1], truth.size[0]) != tuple(size):
         return f"accuracy: frames resized from {truth.size[1]}x{truth.size[0]}: not scored against the ground truth"
-    acc = score_clip(hands, replace(truth, keypoints2d=truth.keypoints2d[: len(hands)],
-                                    keypoints3d=truth.keypoints3d[: len(hands)]))
+    acc = score_clip(
+        hands, replace(truth, keypoints2d=truth.keypoints2d[: len(hands)], keypoints3d=truth.keypoints3d[: len(hands)])
+    )
     n = min(len(mediapipe), len(truth.keypoints2d))
     errors = []
     for i in range(n):
@@ -241,9 +293,12 @@ def _accuracy_line(clip: Path, size: tuple[int, int], frames: list[np.ndarray], 
             kp = min(mediapipe[i], key=lambda d: np.linalg.norm(d.keypoints2d - gt, axis=1).mean()).keypoints2d
             errors.append(np.linalg.norm(kp - gt, axis=1).mean() / np.hypot(*np.ptp(gt, axis=0)))
     mp_text = f"{float(np.median(errors)):.3f}" if errors else "-"
-    return (f"accuracy of the timed hands against {clip.name}'s ground truth: 2D error {acc.error2d:.3f} of the hand "
-            f"box diagonal (median; MediaPipe's own landmarks {mp_text}), PA-MPJPE {acc.pa_mpjpe_mm:.1f} mm, hands in "
-            f"{acc.found}/{len(hands)} frames, {acc.ghosts} with a ghost")
+    return (
+        f"accuracy of the timed hands against {clip.name}'s ground truth: 2D error {acc.error2d:.3f} of the hand "
+        f"box diagonal (median; MediaPipe's own landmarks {mp_text}), PA-MPJPE {acc.pa_mpjpe_mm:.1f} mm, hands in "
+        f"{acc.found}/{len(hands)} frames, {acc.ghosts} with a ghost"
+    )
+
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m handmesh.bench.pipeline [flags]`` (the same as ``handmesh-bench pipeline``)."""

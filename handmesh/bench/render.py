@@ -22,14 +22,28 @@ ASSET = Path(__file__).resolve().parents[1] / "assets" / "open_hand_right.npz"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``handmesh-bench render``."""
-    parser.add_argument("--size", type=int, nargs=2, default=(640, 480), metavar=("W", "H"),
-                        help="frame size in pixels (default: 640 480)")
-    parser.add_argument("--coverage", type=float, default=0.25,
-                        help="fraction of the frame the hand's bounding box covers (default: 0.25)")
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(640, 480),
+        metavar=("W", "H"),
+        help="frame size in pixels (default: 640 480)",
+    )
+    parser.add_argument(
+        "--coverage",
+        type=float,
+        default=0.25,
+        help="fraction of the frame the hand's bounding box covers (default: 0.25)",
+    )
     parser.add_argument("--repeats", type=int, default=300, help="timed calls per method (default: 300)")
     parser.add_argument("--warmup", type=int, default=20, help="untimed calls per method first (default: 20)")
-    parser.add_argument("--mesh", choices=("auto", "hand", "ellipsoid"), default="auto",
-                        help="auto: the open hand if its asset exists, else the ellipsoid stand-in")
+    parser.add_argument(
+        "--mesh",
+        choices=("auto", "hand", "ellipsoid"),
+        default="auto",
+        help="auto: the open hand if its asset exists, else the ellipsoid stand-in",
+    )
     parser.add_argument("--save", type=Path, default=None, help="also write the overlays side by side to this PNG")
 
 
@@ -67,8 +81,15 @@ def place(verts: np.ndarray, width: int, height: int, coverage: float) -> tuple[
     return verts + np.array([0.0, 0.0, z]), K
 
 
-def painter_overlay(frame: np.ndarray, verts: np.ndarray, faces: np.ndarray, K: np.ndarray, color: np.ndarray,
-                    light_dir: np.ndarray, alpha: float) -> np.ndarray:
+def painter_overlay(
+    frame: np.ndarray,
+    verts: np.ndarray,
+    faces: np.ndarray,
+    K: np.ndarray,
+    color: np.ndarray,
+    light_dir: np.ndarray,
+    alpha: float,
+) -> np.ndarray:
     """The baseline: back-face culling, flat Lambert shading, faces filled far-to-near with
     ``cv2.fillConvexPoly`` inside the hand's bounding box, then alpha blending."""
     import cv2
@@ -81,7 +102,7 @@ def painter_overlay(frame: np.ndarray, verts: np.ndarray, faces: np.ndarray, K: 
     front = np.einsum("ij,ij->i", n, a) < 0
     n = n[front] / np.linalg.norm(n[front], axis=1, keepdims=True)
     shade = np.clip(0.35 + 0.7 * np.clip(n @ light_dir, 0, None), 0, 1)[:, None] * color * 255
-    depth = (a[front, 2] + b[front, 2] + c[front, 2])
+    depth = a[front, 2] + b[front, 2] + c[front, 2]
     order = np.argsort(-depth)
     x0, y0 = np.floor(uv.min(0)).astype(int)
     x1, y1 = np.ceil(uv.max(0)).astype(int) + 1
@@ -120,8 +141,9 @@ def run(args: argparse.Namespace) -> int:
 
     width, height = args.size
     if width <= 0 or height <= 0 or not 0 < args.coverage <= 1 or args.repeats <= 0 or args.warmup < 0:
-        raise ConfigError("handmesh-bench render: --size must be positive, --coverage in (0, 1], --repeats > 0, "
-                          "--warmup >= 0")
+        raise ConfigError(
+            "handmesh-bench render: --size must be positive, --coverage in (0, 1], --repeats > 0, --warmup >= 0"
+        )
     numba.set_num_threads(1)  # the kernels are serial; this pins numba's pool too
     cv2.setNumThreads(1)
 
@@ -145,17 +167,23 @@ def run(args: argparse.Namespace) -> int:
         ("handmesh overlay (z-buffer, smooth, AA)", lambda: overlay(frame, mesh, K, 0.8, light)),
         ("handmesh overlay, no AA", lambda: overlay(frame, mesh, K, 0.8, light, antialias=False)),
         ("handmesh render (rgb + mask + depth, full frame)", lambda: render(mesh, K, (height, width), light)),
-        ("OpenCV painter's (fillConvexPoly by depth, flat)",
-         lambda: painter_overlay(frame, verts, faces, K, mesh.color, light.unit_direction(), 0.8)),
+        (
+            "OpenCV painter's (fillConvexPoly by depth, flat)",
+            lambda: painter_overlay(frame, verts, faces, K, mesh.color, light.unit_direction(), 0.8),
+        ),
     ]
     results = {name: _time(fn, args.repeats, args.warmup) for name, fn in methods}
     base = statistics.median(results[methods[-1][0]])
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"handmesh-bench render: {mesh_name}, frame {width}x{height}, hand bounding box {cov_box:.1%} of the "
-          f"frame, silhouette {cov_mask:.1%}")
-    print(f"threads: numba 1 (serial kernels), OpenCV 1; {platform.processor() or platform.machine()}, "
-          f"load average {load:.2f}; {args.repeats} calls after {args.warmup} warm-up")
+    print(
+        f"handmesh-bench render: {mesh_name}, frame {width}x{height}, hand bounding box {cov_box:.1%} of the "
+        f"frame, silhouette {cov_mask:.1%}"
+    )
+    print(
+        f"threads: numba 1 (serial kernels), OpenCV 1; {platform.processor() or platform.machine()}, "
+        f"load average {load:.2f}; {args.repeats} calls after {args.warmup} warm-up"
+    )
     print(f"first call (numba compile or cache load): {first_call_s:.2f} s")
     print()
     print(f"| {'method':<50} | median ms | p10 ms | p90 ms | vs painter's |")

@@ -40,8 +40,11 @@ def user_errors_exit(fn: F) -> F:
             if e.errno not in _DISK_FULL:
                 raise
             where = f"{e.filename}: " if e.filename else ""
-            print(f"error: {where}{e.strerror or e} (the disk is full or a file size limit was reached); files "
-                  "written before are complete and were not replaced", file=sys.stderr)  # fmt: skip
+            print(
+                f"error: {where}{e.strerror or e} (the disk is full or a file size limit was reached); files "
+                "written before are complete and were not replaced",
+                file=sys.stderr,
+            )
             return 1
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)

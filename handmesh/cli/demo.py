@@ -33,43 +33,81 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--video", type=Path, metavar="PATH", help="a video file, every frame in order")
     src.add_argument("--images", type=Path, metavar="DIR", help="a folder of images, in name order")
     out = p.add_argument_group("output")
-    out.add_argument("--output", type=Path, metavar="OUT",
-                     help="write the overlay: a .mp4 file (written atomically) or a folder for PNG frames")
+    out.add_argument(
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="write the overlay: a .mp4 file (written atomically) or a folder for PNG frames",
+    )
     out.add_argument("--no-display", action="store_true", help="no window (headless)")
     out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     out.add_argument("--save-mesh", type=Path, metavar="DIR", help="write each frame's hand meshes into DIR")
-    out.add_argument("--mesh-format", choices=("obj", "ply"), default="obj",
-                     help="file format of --save-mesh (default: obj)")
+    out.add_argument(
+        "--mesh-format", choices=("obj", "ply"), default="obj", help="file format of --save-mesh (default: obj)"
+    )
     out.add_argument("--view3d", action="store_true", help="also show the meshes in an open3d window (needs open3d)")
-    out.add_argument("--mirror", action="store_true",
-                     help="show and write a mirror image (selfie view); hands are computed on the real image")
+    out.add_argument(
+        "--mirror",
+        action="store_true",
+        help="show and write a mirror image (selfie view); hands are computed on the real image",
+    )
     out.add_argument("--skeleton", action="store_true", help="draw the 21-keypoint skeleton from the start")
     out.add_argument("--no-mesh", action="store_true", help="start with the mesh hidden (m shows it)")
     out.add_argument("--no-hud", action="store_true", help="no FPS / timing text on the picture")
     net = p.add_argument_group("network")
-    net.add_argument("--checkpoint", type=Path, metavar="PATH",
-                     help="a handmesh checkpoint or exported model (default: the weights shipped with the package)")
-    net.add_argument("--backend", default="auto", choices=("auto", *BACKENDS),
-                     help="network runtime (default: auto, the fastest available)")
+    net.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="PATH",
+        help="a handmesh checkpoint or exported model (default: the weights shipped with the package)",
+    )
+    net.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", *BACKENDS),
+        help="network runtime (default: auto, the fastest available)",
+    )
     net.add_argument("--device", default="auto", help="device for PyTorch backends: auto, cpu, cuda, mps")
     net.add_argument("--threads", type=int, metavar="N", help="CPU threads for the network")
-    net.add_argument("--hand-model", choices=("open", "mano"), default=None,
-                     help="hand model of the drawn mesh (default: the one the network was trained with)")
+    net.add_argument(
+        "--hand-model",
+        choices=("open", "mano"),
+        default=None,
+        help="hand model of the drawn mesh (default: the one the network was trained with)",
+    )
     net.add_argument("--max-hands", type=int, default=2, metavar="N", help="most hands per frame (default: 2)")
-    net.add_argument("--mode", choices=("image", "video"), default=None,
-                     help="image: frames independent; video: tracking and smoothing (default: image for --images, "
-                     "video otherwise)")
-    net.add_argument("--refine", choices=("landmarks", "none"), default="landmarks",
-                     help="landmarks: fit the hand model to MediaPipe's 21 landmarks with the network's prediction "
-                     "as prior (meshes that follow real fingers); none: the network alone (default: landmarks)")
+    net.add_argument(
+        "--mode",
+        choices=("image", "video"),
+        default=None,
+        help="image: frames independent; video: tracking and smoothing (default: image for --images, video otherwise)",
+    )
+    net.add_argument(
+        "--refine",
+        choices=("landmarks", "none"),
+        default="landmarks",
+        help="landmarks: fit the hand model to MediaPipe's 21 landmarks with the network's prediction "
+        "as prior (meshes that follow real fingers); none: the network alone (default: landmarks)",
+    )
     det = p.add_argument_group("detection")
-    det.add_argument("--detector", choices=("mediapipe", "none"), default="mediapipe",
-                     help="mediapipe: MediaPipe HandLandmarker (offline bundle); none: the centred square of the "
-                     "frame is the hand (default: mediapipe)")
-    det.add_argument("--hand-landmarker", type=Path, metavar="PATH",
-                     help="a hand_landmarker .task bundle (default: the one built by --setup-detector)")
-    det.add_argument("--setup-detector", action="store_true",
-                     help="build the offline MediaPipe bundle (pip fetches the mediapipe 0.10.21 wheel once) and exit")
+    det.add_argument(
+        "--detector",
+        choices=("mediapipe", "none"),
+        default="mediapipe",
+        help="mediapipe: MediaPipe HandLandmarker (offline bundle); none: the centred square of the "
+        "frame is the hand (default: mediapipe)",
+    )
+    det.add_argument(
+        "--hand-landmarker",
+        type=Path,
+        metavar="PATH",
+        help="a hand_landmarker .task bundle (default: the one built by --setup-detector)",
+    )
+    det.add_argument(
+        "--setup-detector",
+        action="store_true",
+        help="build the offline MediaPipe bundle (pip fetches the mediapipe 0.10.21 wheel once) and exit",
+    )
     return p
 
 
@@ -86,14 +124,30 @@ def main(argv: list[str] | None = None) -> int:
     from handmesh.app.loop import DemoOptions, run_demo
 
     opts = DemoOptions(
-        camera=args.camera, video=args.video, images=args.images, output=args.output,
-        display=False if args.no_display else None, max_frames=args.max_frames, checkpoint=args.checkpoint,
-        backend=args.backend, device=args.device, threads=args.threads, hand_model=args.hand_model,
-        max_hands=args.max_hands, detector=args.detector, hand_landmarker=args.hand_landmarker, mode=args.mode,
+        camera=args.camera,
+        video=args.video,
+        images=args.images,
+        output=args.output,
+        display=False if args.no_display else None,
+        max_frames=args.max_frames,
+        checkpoint=args.checkpoint,
+        backend=args.backend,
+        device=args.device,
+        threads=args.threads,
+        hand_model=args.hand_model,
+        max_hands=args.max_hands,
+        detector=args.detector,
+        hand_landmarker=args.hand_landmarker,
+        mode=args.mode,
         refine=args.refine,
-        mirror=args.mirror, save_mesh=args.save_mesh, mesh_format=args.mesh_format, view3d=args.view3d,
-        mesh=not args.no_mesh, skeleton=args.skeleton, hud=not args.no_hud,
-    )  # fmt: skip
+        mirror=args.mirror,
+        save_mesh=args.save_mesh,
+        mesh_format=args.mesh_format,
+        view3d=args.view3d,
+        mesh=not args.no_mesh,
+        skeleton=args.skeleton,
+        hud=not args.no_hud,
+    )
     result = run_demo(opts)
     print(result.report())
     return 0

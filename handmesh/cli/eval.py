@@ -26,32 +26,63 @@ def build_parser() -> argparse.ArgumentParser:
         "F@15mm, AUC). Give an existing CodaLab pred.json, or a checkpoint to run.",
     )
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--predictions", type=Path, metavar="PRED_JSON",
-                     help="CodaLab pred.json: [xyz_list (N,21,3), verts_list (N,778,3)] in metres, dataset order")
-    src.add_argument("--checkpoint", type=Path, metavar="CKPT",
-                     help="trained checkpoint (or handmesh-export artefact) to run on the split")
-    p.add_argument("--data", type=Path, default=None,
-                   help=f"FreiHAND folder (default: data.root of --config, else {DEFAULT_DATA})")
+    src.add_argument(
+        "--predictions",
+        type=Path,
+        metavar="PRED_JSON",
+        help="CodaLab pred.json: [xyz_list (N,21,3), verts_list (N,778,3)] in metres, dataset order",
+    )
+    src.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="CKPT",
+        help="trained checkpoint (or handmesh-export artefact) to run on the split",
+    )
+    p.add_argument(
+        "--data", type=Path, default=None, help=f"FreiHAND folder (default: data.root of --config, else {DEFAULT_DATA})"
+    )
     p.add_argument("--config", type=Path, default=None, help="YAML config whose data.root gives the FreiHAND folder")
-    p.add_argument("--split", default="evaluation", choices=["evaluation", "training", "train", "val"],
-                   help="which samples the predictions are for (default: evaluation)")
-    p.add_argument("--output-dir", type=Path, default=None,
-                   help="where metrics.json (and pred.json) go (default: beside the predictions; for a checkpoint "
-                   "<checkpoint folder>/eval_<split>)")
+    p.add_argument(
+        "--split",
+        default="evaluation",
+        choices=["evaluation", "training", "train", "val"],
+        help="which samples the predictions are for (default: evaluation)",
+    )
+    p.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="where metrics.json (and pred.json) go (default: beside the predictions; for a checkpoint "
+        "<checkpoint folder>/eval_<split>)",
+    )
     p.add_argument("--per-sample-csv", type=Path, default=None, help="also write per-sample errors to this CSV")
-    p.add_argument("--backend", default="torch", choices=("auto", *BACKENDS),
-                   help="runtime for --checkpoint (an export from handmesh-export runs with its own; default: torch, "
-                   "the network as trained)")
+    p.add_argument(
+        "--backend",
+        default="torch",
+        choices=("auto", *BACKENDS),
+        help="runtime for --checkpoint (an export from handmesh-export runs with its own; default: torch, "
+        "the network as trained)",
+    )
     p.add_argument("--device", default="auto", help="device for --checkpoint: auto, cpu, cuda, mps (default: auto)")
     p.add_argument("--batch-size", type=int, default=32, help="images per batch for --checkpoint (default: 32)")
     p.add_argument("--num-workers", type=int, default=2, help="image loading processes (default: 2)")
-    p.add_argument("--skip-bad", action="store_true",
-                   help="skip unreadable images (zero rows in pred.json, left out of the metrics, counted)")
-    p.add_argument("--val-fraction", type=float, default=None,
-                   help="validation carve-out for --split val/train (default: data.val_fraction of --config, "
-                   "else 0.02)")
-    p.add_argument("--val-seed", type=int, default=None,
-                   help="seed of the validation carve-out (default: data.val_seed of --config, else 0)")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip unreadable images (zero rows in pred.json, left out of the metrics, counted)",
+    )
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=None,
+        help="validation carve-out for --split val/train (default: data.val_fraction of --config, else 0.02)",
+    )
+    p.add_argument(
+        "--val-seed",
+        type=int,
+        default=None,
+        help="seed of the validation carve-out (default: data.val_seed of --config, else 0)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not cache the parsed annotations")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -75,15 +106,26 @@ def main(argv: list[str] | None = None) -> int:
         report = evaluate_prediction_file(args.predictions, data, args.split, **common)
     else:
         report = evaluate_checkpoint(
-            args.checkpoint, data, args.split, backend=args.backend, device=args.device, batch_size=args.batch_size,
-            num_workers=args.num_workers, skip_bad=args.skip_bad, progress=not args.quiet, **common,
+            args.checkpoint,
+            data,
+            args.split,
+            backend=args.backend,
+            device=args.device,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            skip_bad=args.skip_bad,
+            progress=not args.quiet,
+            **common,
         )
     if report.result is not None:
         print(report.result.table())
     else:
         print(f"no ground truth for the {args.split} split in {data}: wrote predictions only")
-    for label, path in (("predictions", report.predictions_json if args.checkpoint else None),
-                        ("metrics", report.metrics_json), ("per-sample errors", report.per_sample_csv)):
+    for label, path in (
+        ("predictions", report.predictions_json if args.checkpoint else None),
+        ("metrics", report.metrics_json),
+        ("per-sample errors", report.per_sample_csv),
+    ):
         if path is not None:
             print(f"{label}: {path}", file=sys.stderr)
     return 0
@@ -100,9 +142,11 @@ def _data_settings(args: argparse.Namespace) -> tuple[Path, float, int]:
         data = data if data is not None else Path(cfg.data.root)
         val_fraction = val_fraction if val_fraction is not None else cfg.data.val_fraction
         val_seed = val_seed if val_seed is not None else cfg.data.val_seed
-    return (data if data is not None else Path(DEFAULT_DATA),
-            val_fraction if val_fraction is not None else 0.02,
-            val_seed if val_seed is not None else 0)
+    return (
+        data if data is not None else Path(DEFAULT_DATA),
+        val_fraction if val_fraction is not None else 0.02,
+        val_seed if val_seed is not None else 0,
+    )
 
 
 if __name__ == "__main__":

@@ -29,23 +29,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", type=Path, metavar="CKPT", help="handmesh checkpoint (training or inference)")
-    src.add_argument("--inspect", type=Path, metavar="ARTEFACT",
-                     help="print the metadata of an exported .onnx / .ts / .mlpackage and exit")
-    p.add_argument("--format", default="onnx", choices=["onnx", "torchscript", "coreml"],
-                   help="artefact format (default: onnx)")
-    p.add_argument("--output", type=Path, default=None,
-                   help="where to write (default: beside the checkpoint: NAME.onnx, NAME.ts or NAME.mlpackage)")
-    p.add_argument("--fp16", action="store_true",
-                   help="half precision: float16 encoder for GPUs (ONNX, TorchScript) or float16 compute for the "
-                   "Neural Engine (Core ML); inputs and outputs stay float32")
-    p.add_argument("--batch", default="dynamic", metavar="N|dynamic",
-                   help="fixed batch size N, or dynamic (any batch; Core ML: 1..16) (default: dynamic)")
+    src.add_argument(
+        "--inspect",
+        type=Path,
+        metavar="ARTEFACT",
+        help="print the metadata of an exported .onnx / .ts / .mlpackage and exit",
+    )
+    p.add_argument(
+        "--format", default="onnx", choices=["onnx", "torchscript", "coreml"], help="artefact format (default: onnx)"
+    )
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help="where to write (default: beside the checkpoint: NAME.onnx, NAME.ts or NAME.mlpackage)",
+    )
+    p.add_argument(
+        "--fp16",
+        action="store_true",
+        help="half precision: float16 encoder for GPUs (ONNX, TorchScript) or float16 compute for the "
+        "Neural Engine (Core ML); inputs and outputs stay float32",
+    )
+    p.add_argument(
+        "--batch",
+        default="dynamic",
+        metavar="N|dynamic",
+        help="fixed batch size N, or dynamic (any batch; Core ML: 1..16) (default: dynamic)",
+    )
     p.add_argument("--opset", type=int, default=None, help="ONNX opset (default: 17)")
-    p.add_argument("--device", default="cpu",
-                   help="TorchScript: trace on this device, where the file will run (cpu, cuda) (default: cpu)")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="TorchScript: trace on this device, where the file will run (cpu, cuda) (default: cpu)",
+    )
     p.add_argument("--no-ema", action="store_true", help="export the raw weights even if the checkpoint has EMA ones")
-    p.add_argument("--mano-dir", type=Path, default=None,
-                   help="folder with MANO_RIGHT.{npz,pkl} for a network trained with MANO (default: the usual search)")
+    p.add_argument(
+        "--mano-dir",
+        type=Path,
+        default=None,
+        help="folder with MANO_RIGHT.{npz,pkl} for a network trained with MANO (default: the usual search)",
+    )
     p.add_argument("--no-verify", action="store_true", help="skip the comparison with PyTorch")
     return p
 
@@ -64,13 +87,24 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"exporting {args.checkpoint} to {args.format}...", file=sys.stderr, flush=True)
     result = export_model(
-        args.checkpoint, args.format, args.output, batch=args.batch, fp16=args.fp16, verify=not args.no_verify,
-        opset=args.opset, device=args.device, use_ema=not args.no_ema, mano_dir=args.mano_dir,
+        args.checkpoint,
+        args.format,
+        args.output,
+        batch=args.batch,
+        fp16=args.fp16,
+        verify=not args.no_verify,
+        opset=args.opset,
+        device=args.device,
+        use_ema=not args.no_ema,
+        mano_dir=args.mano_dir,
     )
     print(result.summary())
     if result.parity.passed is False:
-        print(f"error: {result.path} disagrees with PyTorch beyond {result.parity.tolerance_m:.0e} m on vertices "
-              "(the file is kept for inspection; please report this)", file=sys.stderr)
+        print(
+            f"error: {result.path} disagrees with PyTorch beyond {result.parity.tolerance_m:.0e} m on vertices "
+            "(the file is kept for inspection; please report this)",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -1,8 +1,8 @@
 """``handmesh-mano``: convert the licensed MANO pickles to the compact model file once, or describe a model file.
 
-    handmesh-mano convert data/mano/MANO_RIGHT.pkl data/mano/MANO_LEFT.pkl
-    handmesh-mano convert MANO_RIGHT.pkl -o somewhere/MANO_RIGHT.npz
-    handmesh-mano info data/mano/MANO_RIGHT.npz
+handmesh-mano convert data/mano/MANO_RIGHT.pkl data/mano/MANO_LEFT.pkl
+handmesh-mano convert MANO_RIGHT.pkl -o somewhere/MANO_RIGHT.npz
+handmesh-mano info data/mano/MANO_RIGHT.npz
 """
 
 from __future__ import annotations

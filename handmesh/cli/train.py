@@ -28,15 +28,30 @@ def build_parser() -> argparse.ArgumentParser:
         "schema defaults, then --config, then key=value overrides (e.g. optim.lr=1e-3 data.batch_size=64).",
     )
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides, e.g. optim.lr=1e-3")
-    p.add_argument("--config", type=Path, default=None,
-                   help="YAML recipe from configs/ (with --resume, default: the config stored in the checkpoint)")
-    p.add_argument("--resume", nargs="?", const="", default=None, metavar="CKPT",
-                   help="continue an interrupted run from CKPT (default: last.pt in train.output_dir)")
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="YAML recipe from configs/ (with --resume, default: the config stored in the checkpoint)",
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="CKPT",
+        help="continue an interrupted run from CKPT (default: last.pt in train.output_dir)",
+    )
     p.add_argument("--data", type=Path, default=None, help="dataset folder (same as data.root=DIR)")
     p.add_argument("--output-dir", type=Path, default=None, help="run folder (same as train.output_dir=DIR)")
-    p.add_argument("--synthetic-data", type=int, default=None, metavar="N",
-                   help="if the data folder does not exist, first render N synthetic training images into it "
-                   "(handmesh-synth, with the network's hand model)")
+    p.add_argument(
+        "--synthetic-data",
+        type=int,
+        default=None,
+        metavar="N",
+        help="if the data folder does not exist, first render N synthetic training images into it "
+        "(handmesh-synth, with the network's hand model)",
+    )
     p.add_argument("--overwrite", action="store_true", help="start afresh in a run folder that holds a run")
     p.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides.append(args.resume)
         args.resume = ""
     rank = int(os.environ.get("RANK", "0"))
-    logging.basicConfig(level=logging.INFO if rank == 0 else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     cfg, resume = _resolve_config(args)
     if args.print_config:
         import yaml

@@ -131,8 +131,9 @@ def load_annotations(
     ann = FreiHANDAnnotations(root=root, split=split, verts=verts, **small)
     official = OFFICIAL_COUNTS[split]
     if len(ann) != official:
-        logger.info("FreiHAND %s split at %s has %d samples (the official release has %d)", split, root, len(ann),
-                    official)
+        logger.info(
+            "FreiHAND %s split at %s has %d samples (the official release has %d)", split, root, len(ann), official
+        )
     return ann
 
 

@@ -102,8 +102,13 @@ def crop_transform(
     hom[2] = (0.0, 0.0, 1.0)
     centre = (hom @ np.append(c0, 1.0))[:2] + np.asarray(shift, dtype=np.float64) * side
     a = out_size / side
-    m = np.array([[a, 0.0, (out_size - 1) / 2.0 - a * centre[0]], [0.0, a, (out_size - 1) / 2.0 - a * centre[1]],
-                  [0.0, 0.0, 1.0]])
+    m = np.array(
+        [
+            [a, 0.0, (out_size - 1) / 2.0 - a * centre[0]],
+            [0.0, a, (out_size - 1) / 2.0 - a * centre[1]],
+            [0.0, 0.0, 1.0],
+        ]
+    )
     return CropTransform(affine=(m @ hom)[:2], K=m @ K, rotation=rz, size=int(out_size))
 
 

@@ -59,8 +59,7 @@ def read_json_array(
         by_depth = {len(s) + 1: s for s in entry_shapes}
         if depth not in by_depth:
             raise DataError(
-                f"{path}: expected a JSON list of {_describe(entry_shapes)} entries; "
-                f"the file starts with {head[:40]!r}"
+                f"{path}: expected a JSON list of {_describe(entry_shapes)} entries; the file starts with {head[:40]!r}"
             )
         shape = tuple(by_depth[depth])
         f.seek(0)

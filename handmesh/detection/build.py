@@ -44,9 +44,12 @@ def build_detector(
         from handmesh.detection.mediapipe_detector import MediaPipeHandDetector
 
         return MediaPipeHandDetector(
-            hand_landmarker, mode=mode, max_hands=max_hands, min_detection_confidence=min_detection_confidence,
+            hand_landmarker,
+            mode=mode,
+            max_hands=max_hands,
+            min_detection_confidence=min_detection_confidence,
             mirrored_input=mirrored_input,
-        )  # fmt: skip
+        )
     if name == "none":
         return FullFrameDetector(handedness)
     if name == "box":

@@ -182,8 +182,18 @@ def download_mediapipe_wheel(dest: str | os.PathLike, version: str = MEDIAPIPE_W
             pip's last lines.
     """
     dest = Path(dest)
-    cmd = [sys.executable, "-m", "pip", "download", f"mediapipe=={version}", "--no-deps", "--only-binary=:all:",
-           "--disable-pip-version-check", "-d", str(dest)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        f"mediapipe=={version}",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "-d",
+        str(dest),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheels = sorted(dest.glob(f"mediapipe-{version}-*.whl"))
     if proc.returncode != 0 or not wheels:
@@ -196,8 +206,9 @@ def download_mediapipe_wheel(dest: str | os.PathLike, version: str = MEDIAPIPE_W
     return wheels[0]
 
 
-def build_hand_landmarker_bundle(cache_dir: str | os.PathLike | None = None,
-                                 wheel: str | os.PathLike | None = None) -> Path:  # fmt: skip
+def build_hand_landmarker_bundle(
+    cache_dir: str | os.PathLike | None = None, wheel: str | os.PathLike | None = None
+) -> Path:
     """Build ``hand_landmarker.task`` from the mediapipe 0.10.21 wheel (the one-time set-up step).
 
     Args:

@@ -94,9 +94,11 @@ class MediaPipeHandDetector:
             raise ConfigError(f"MediaPipeHandDetector: mode must be 'image' or 'video', got {mode!r}")
         if max_hands < 1:
             raise ConfigError(f"MediaPipeHandDetector: max_hands must be >= 1, got {max_hands}")
-        for key, value in (("min_detection_confidence", min_detection_confidence),
-                           ("min_presence_confidence", min_presence_confidence),
-                           ("min_tracking_confidence", min_tracking_confidence)):  # fmt: skip
+        for key, value in (
+            ("min_detection_confidence", min_detection_confidence),
+            ("min_presence_confidence", min_presence_confidence),
+            ("min_tracking_confidence", min_tracking_confidence),
+        ):
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"MediaPipeHandDetector: {key} must lie in [0, 1], got {value}")
         self.model_path = find_hand_landmarker(model_path) if model_path is None else check_bundle(model_path)
@@ -188,5 +190,7 @@ class MediaPipeHandDetector:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"MediaPipeHandDetector({str(self.model_path)!r}, mode={self.mode!r}, max_hands={self.max_hands}, "
-                f"mirrored_input={self.mirrored_input})")  # fmt: skip
+        return (
+            f"MediaPipeHandDetector({str(self.model_path)!r}, mode={self.mode!r}, max_hands={self.max_hands}, "
+            f"mirrored_input={self.mirrored_input})"
+        )

@@ -59,9 +59,11 @@ def load_ground_truth(
     try:
         ann = load_annotations(root, file_split, require=("K", "xyz", "verts"), cache_dir=cache_dir)
     except MissingFileError as e:
-        raise MissingFileError(f"scoring needs the {file_split} ground truth ({file_split}_xyz.json and "
-                               f"{file_split}_verts.json; for the evaluation split they come in "
-                               f"FreiHAND_pub_v2_eval.zip). {e}") from e
+        raise MissingFileError(
+            f"scoring needs the {file_split} ground truth ({file_split}_xyz.json and "
+            f"{file_split}_verts.json; for the evaluation split they come in "
+            f"FreiHAND_pub_v2_eval.zip). {e}"
+        ) from e
     n = len(ann)
     if split in ("evaluation", "training"):
         indices = np.arange(n)
@@ -75,8 +77,10 @@ def load_ground_truth(
 def score_predictions(predictions: Predictions, gt: GroundTruth) -> EvalResult:
     """FreiHAND metrics of ``predictions`` (dataset order) against ``gt``; skipped images are left out."""
     if len(predictions) != len(gt.indices):
-        raise DataError(f"{len(predictions)} predictions for {len(gt.indices)} {gt.split} samples; expected one per "
-                        f"sample, in dataset order")
+        raise DataError(
+            f"{len(predictions)} predictions for {len(gt.indices)} {gt.split} samples; expected one per "
+            f"sample, in dataset order"
+        )
     exclude = np.zeros(len(gt.indices), bool)
     exclude[predictions.skipped] = True
     return evaluate(predictions.xyz, gt.xyz, predictions.verts, gt.verts, exclude=exclude)

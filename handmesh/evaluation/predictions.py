@@ -51,8 +51,10 @@ def read_predictions(path: str | os.PathLike, num_samples: int, split: str = "ev
             was expected).
     """
     path = Path(path)
-    expected = (f"expected [xyz_list, verts_list] with xyz_list ({num_samples}, 21, 3) and verts_list "
-                f"({num_samples}, 778, 3), metres, in the order of the {split} images")
+    expected = (
+        f"expected [xyz_list, verts_list] with xyz_list ({num_samples}, 21, 3) and verts_list "
+        f"({num_samples}, 778, 3), metres, in the order of the {split} images"
+    )
     if not path.is_file():
         raise MissingFileError(f"predictions file {path} does not exist")
     fast = _read_predictions_fast(path, num_samples)
@@ -93,8 +95,10 @@ def _check_plausible(predictions: Predictions, path: Path) -> Predictions:
             far = np.abs(np.nan_to_num(arr, nan=0.0, posinf=np.inf, neginf=np.inf)) > MAX_COORDINATE_M
         if far.any():
             i, j, c = (int(v) for v in np.argwhere(far)[0])
-            raise DataError(f"{path}: {name}[{i}][{j}][{c}] = {arr[i, j, c]:g} m; no hand is that far from the "
-                            f"camera (expected metres, |x| <= {MAX_COORDINATE_M:g}): wrong units?")  # fmt: skip
+            raise DataError(
+                f"{path}: {name}[{i}][{j}][{c}] = {arr[i, j, c]:g} m; no hand is that far from the "
+                f"camera (expected metres, |x| <= {MAX_COORDINATE_M:g}): wrong units?"
+            )
     if len(predictions.xyz) and not np.isfinite(predictions.xyz).all(axis=(1, 2)).any():
         raise DataError(f"{path}: every keypoint prediction holds NaN or infinity; nothing can be scored")
     return predictions
@@ -158,10 +162,16 @@ def write_predictions(path: str | os.PathLike, xyz: np.ndarray, verts: np.ndarra
     """
     xyz = np.asarray(xyz, dtype=np.float64)
     verts = np.asarray(verts, dtype=np.float64)
-    if xyz.ndim != 3 or xyz.shape[1:] != (NUM_JOINTS, 3) or verts.ndim != 3 or verts.shape[2] != 3 or len(
-            verts) != len(xyz):
-        raise DataError(f"write_predictions: xyz {xyz.shape} and verts {verts.shape}: expected (N, 21, 3) and "
-                        f"(N, V, 3)")
+    if (
+        xyz.ndim != 3
+        or xyz.shape[1:] != (NUM_JOINTS, 3)
+        or verts.ndim != 3
+        or verts.shape[2] != 3
+        or len(verts) != len(xyz)
+    ):
+        raise DataError(
+            f"write_predictions: xyz {xyz.shape} and verts {verts.shape}: expected (N, 21, 3) and (N, V, 3)"
+        )
     path = Path(path)
     with atomic_open(path, "w") as f:
         json.dump([np.round(xyz, decimals).tolist(), np.round(verts, decimals).tolist()], f)

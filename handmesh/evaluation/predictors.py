@@ -58,8 +58,10 @@ def evaluate_predictor(
     if dataset.augment is not None:
         raise ConfigError("evaluate_predictor: the dataset must not be augmented (augment=None)")
     if len(dataset) != len(dataset.annotation_indices):
-        raise ConfigError(f"evaluate_predictor: the dataset has {len(dataset)} items for "
-                          f"{len(dataset.annotation_indices)} annotations; use one image version (versions=['gs'])")
+        raise ConfigError(
+            f"evaluate_predictor: the dataset has {len(dataset)} items for "
+            f"{len(dataset.annotation_indices)} annotations; use one image version (versions=['gs'])"
+        )
     n = len(dataset)
     xyz = np.zeros((n, NUM_JOINTS, 3))
     verts: np.ndarray | None = None
@@ -67,16 +69,23 @@ def evaluate_predictor(
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     start = 0
     with torch.inference_mode():
-        for batch in tqdm(_worker_errors_unwrapped(loader), desc="predicting", unit="batch", total=len(loader),
-                          disable=not progress):  # fmt: skip
+        for batch in tqdm(
+            _worker_errors_unwrapped(loader), desc="predicting", unit="batch", total=len(loader), disable=not progress
+        ):
             b = len(batch["image"])
             out_xyz, out_verts = predictor(batch["image"], batch["K"])
             out_xyz = _to_numpy(out_xyz)
             out_verts = _to_numpy(out_verts)
-            if out_xyz.shape != (b, NUM_JOINTS, 3) or out_verts.ndim != 3 or out_verts.shape[0] != b or \
-                    out_verts.shape[2] != 3:
-                raise DataError(f"the predictor returned xyz {out_xyz.shape} and verts {out_verts.shape} for "
-                                f"{b} images; expected ({b}, 21, 3) and ({b}, {NUM_VERTS}, 3), metres")
+            if (
+                out_xyz.shape != (b, NUM_JOINTS, 3)
+                or out_verts.ndim != 3
+                or out_verts.shape[0] != b
+                or out_verts.shape[2] != 3
+            ):
+                raise DataError(
+                    f"the predictor returned xyz {out_xyz.shape} and verts {out_verts.shape} for "
+                    f"{b} images; expected ({b}, 21, 3) and ({b}, {NUM_VERTS}, 3), metres"
+                )
             if verts is None:
                 verts = np.zeros((n, out_verts.shape[1], 3))
             valid = batch["valid"].numpy()
@@ -124,8 +133,13 @@ class RuntimePredictor:
         from handmesh.network.predictor import place_in_camera
 
         out = self.runtime(images.detach().to("cpu", torch.float32).numpy())
-        return place_in_camera(torch.as_tensor(out.joints), torch.as_tensor(out.vertices),
-                               torch.as_tensor(out.joints2d), K, self.input_size)
+        return place_in_camera(
+            torch.as_tensor(out.joints),
+            torch.as_tensor(out.vertices),
+            torch.as_tensor(out.joints2d),
+            K,
+            self.input_size,
+        )
 
 
 def load_predictor(checkpoint: str | os.PathLike, backend: str = "torch", device: str = "auto") -> Predictor:

@@ -46,7 +46,14 @@ def _finite_or_null(obj: Any) -> Any:
 
 
 PER_SAMPLE_COLUMNS: Sequence[str] = (
-    "position", "index", "status", "mpjpe_mm", "pa_mpjpe_mm", "rr_mpjpe_mm", "mpvpe_mm", "pa_mpvpe_mm",
+    "position",
+    "index",
+    "status",
+    "mpjpe_mm",
+    "pa_mpjpe_mm",
+    "rr_mpjpe_mm",
+    "mpvpe_mm",
+    "pa_mpvpe_mm",
 )
 
 
@@ -61,8 +68,12 @@ def write_per_sample_csv(path: str | os.PathLike, result: EvalResult, indices: n
         w.writerow([*PER_SAMPLE_COLUMNS, *f_cols])
         for i in range(result.num_samples):
             status = "nan_prediction" if i in bad else "skipped_image" if i in skipped else "ok"
-            values = [ps.mpjpe[i], ps.pa_mpjpe[i], ps.rr_mpjpe[i],
-                      *(arr[i] if arr is not None else np.nan for arr in (ps.mpvpe, ps.pa_mpvpe))]
+            values = [
+                ps.mpjpe[i],
+                ps.pa_mpjpe[i],
+                ps.rr_mpjpe[i],
+                *(arr[i] if arr is not None else np.nan for arr in (ps.mpvpe, ps.pa_mpvpe)),
+            ]
             if ps.fscore is not None and ps.fscore_unaligned is not None:
                 values += [*ps.fscore[i], *ps.fscore_unaligned[i]]
             w.writerow([i, int(indices[i]), status, *("" if np.isnan(v) else f"{v:.6f}" for v in values)])

@@ -43,8 +43,9 @@ def evaluate_prediction_file(
     result = score_predictions(preds, gt)
     out = Path(output_dir) if output_dir is not None else Path(predictions).parent
     report = EvalReport(result=result, predictions_json=Path(predictions))
-    report.metrics_json = write_metrics_json(out / "metrics.json", result, split=split, data=data_root,
-                                             predictions=predictions)
+    report.metrics_json = write_metrics_json(
+        out / "metrics.json", result, split=split, data=data_root, predictions=predictions
+    )
     if per_sample_csv is not None:
         report.per_sample_csv = write_per_sample_csv(per_sample_csv, result, gt.indices)
     return report
@@ -84,10 +85,18 @@ def evaluate_checkpoint(
     """
     predictor = load_predictor(checkpoint, backend, device)
     return evaluate_with_predictor(
-        predictor, data_root, split,
+        predictor,
+        data_root,
+        split,
         output_dir=Path(output_dir) if output_dir is not None else Path(checkpoint).parent / f"eval_{split}",
-        per_sample_csv=per_sample_csv, batch_size=batch_size, num_workers=num_workers, skip_bad=skip_bad,
-        val_fraction=val_fraction, val_seed=val_seed, cache_dir=cache_dir, progress=progress,
+        per_sample_csv=per_sample_csv,
+        batch_size=batch_size,
+        num_workers=num_workers,
+        skip_bad=skip_bad,
+        val_fraction=val_fraction,
+        val_seed=val_seed,
+        cache_dir=cache_dir,
+        progress=progress,
     )
 
 
@@ -110,20 +119,37 @@ def evaluate_with_predictor(
     (with ground truth) ``metrics.json``."""
     if split not in SCORE_SPLITS:
         raise ConfigError(f"split {split!r}: expected one of {', '.join(SCORE_SPLITS)}")
-    dataset = FreiHANDDataset(data_root, split, versions=["gs"], input_size=predictor.input_size,
-                              val_fraction=val_fraction, val_seed=val_seed, skip_bad=skip_bad, cache_dir=cache_dir)
+    dataset = FreiHANDDataset(
+        data_root,
+        split,
+        versions=["gs"],
+        input_size=predictor.input_size,
+        val_fraction=val_fraction,
+        val_seed=val_seed,
+        skip_bad=skip_bad,
+        cache_dir=cache_dir,
+    )
     preds = evaluate_predictor(predictor, dataset, batch_size=batch_size, num_workers=num_workers, progress=progress)
     out = Path(output_dir)
     report = EvalReport(result=None, predictions_json=write_predictions(out / "pred.json", preds.xyz, preds.verts))
     ann = dataset.annotations
     if ann.xyz is None or ann.verts is None:
         return report  # evaluation images without ground truth: pred.json is the product (submit it to CodaLab)
-    gt = GroundTruth(split=split, indices=dataset.annotation_indices, xyz=ann.xyz[dataset.annotation_indices],
-                     verts=np.asarray(ann.verts[dataset.annotation_indices]))
+    gt = GroundTruth(
+        split=split,
+        indices=dataset.annotation_indices,
+        xyz=ann.xyz[dataset.annotation_indices],
+        verts=np.asarray(ann.verts[dataset.annotation_indices]),
+    )
     report.result = score_predictions(preds, gt)
-    report.metrics_json = write_metrics_json(out / "metrics.json", report.result, split=split, data=data_root,
-                                             predictions=report.predictions_json,
-                                             skipped_images=[str(dataset.image_path(i)) for i in preds.skipped])
+    report.metrics_json = write_metrics_json(
+        out / "metrics.json",
+        report.result,
+        split=split,
+        data=data_root,
+        predictions=report.predictions_json,
+        skipped_images=[str(dataset.image_path(i)) for i in preds.skipped],
+    )
     if per_sample_csv is not None:
         report.per_sample_csv = write_per_sample_csv(per_sample_csv, report.result, gt.indices)
     return report

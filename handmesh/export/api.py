@@ -76,8 +76,10 @@ def export_model(
     if opset is not None and fmt != "onnx":
         raise ConfigError(f"opset applies to ONNX exports, not {fmt}")
     if device != "cpu" and fmt != "torchscript":
-        raise ConfigError(f"device {device!r}: only TorchScript exports are traced on a device (ONNX and Core ML "
-                          "choose theirs when they run)")
+        raise ConfigError(
+            f"device {device!r}: only TorchScript exports are traced on a device (ONNX and Core ML "
+            "choose theirs when they run)"
+        )
     if fmt == "onnx":
         from handmesh.export.to_onnx import DEFAULT_OPSET, export_onnx
 

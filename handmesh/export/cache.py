@@ -26,9 +26,16 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "handmesh"
 
 
-def cached_export_path(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16: bool = False,
-                       batch: int | None = None, use_ema: bool = True, root: str | os.PathLike | None = None,
-                       digest: str | None = None) -> Path:
+def cached_export_path(
+    checkpoint: str | os.PathLike,
+    fmt: str = "onnx",
+    *,
+    fp16: bool = False,
+    batch: int | None = None,
+    use_ema: bool = True,
+    root: str | os.PathLike | None = None,
+    digest: str | None = None,
+) -> Path:
     """Where the cached export of ``checkpoint`` with these settings lives (it may not exist yet)."""
     from handmesh._version import __version__
     from handmesh.artefact.describe import file_sha256
@@ -38,15 +45,24 @@ def cached_export_path(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16
     if fmt not in ARTEFACT_FORMATS:
         raise ConfigError(f"format {fmt!r}: expected one of {', '.join(ARTEFACT_FORMATS)}")
     digest = digest or file_sha256(checkpoint)
-    settings = (f"{'fp16' if fp16 else 'fp32'}-b{batch or 'dyn'}-{'ema' if use_ema else 'raw'}"
-                f"-v{ARTEFACT_FORMAT_VERSION}-hm{__version__}")
+    settings = (
+        f"{'fp16' if fp16 else 'fp32'}-b{batch or 'dyn'}-{'ema' if use_ema else 'raw'}"
+        f"-v{ARTEFACT_FORMAT_VERSION}-hm{__version__}"
+    )
     base = Path(root) if root is not None else cache_dir()
     return base / "exports" / f"{digest[:32]}-{settings}{ARTEFACT_FORMATS[fmt].suffix}"
 
 
-def cached_export(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16: bool = False, batch: int | None = None,
-                  use_ema: bool = True, mano_dir: str | os.PathLike | None = None,
-                  root: str | os.PathLike | None = None) -> tuple[Path, bool]:
+def cached_export(
+    checkpoint: str | os.PathLike,
+    fmt: str = "onnx",
+    *,
+    fp16: bool = False,
+    batch: int | None = None,
+    use_ema: bool = True,
+    mano_dir: str | os.PathLike | None = None,
+    root: str | os.PathLike | None = None,
+) -> tuple[Path, bool]:
     """The cached export of ``checkpoint``, made (and checked against PyTorch) if it is not there yet.
 
     Args:
@@ -75,13 +91,17 @@ def cached_export(checkpoint: str | os.PathLike, fmt: str = "onnx", *, fp16: boo
     elif fmt == "torchscript":
         from handmesh.export.to_torchscript import export_torchscript as export
     else:
-        raise ConfigError(f"format {fmt!r}: only onnx and torchscript exports are made on demand; export Core ML "
-                          "packages with handmesh-export --format coreml")
+        raise ConfigError(
+            f"format {fmt!r}: only onnx and torchscript exports are made on demand; export Core ML "
+            "packages with handmesh-export --format coreml"
+        )
     result = export(checkpoint, path, batch=batch, fp16=fp16, use_ema=use_ema, mano_dir=mano_dir)
     if result.parity.passed is False:
         path.unlink(missing_ok=True)
-        raise CheckpointError(f"exporting {checkpoint} to {fmt}: the export disagrees with PyTorch "
-                              f"({result.parity.summary()}); please report this")
+        raise CheckpointError(
+            f"exporting {checkpoint} to {fmt}: the export disagrees with PyTorch "
+            f"({result.parity.summary()}); please report this"
+        )
     return path, True
 
 

@@ -39,13 +39,15 @@ class ExportResult:
         m = self.metadata
         batch = "any" if m.batch is None else str(m.batch)
         shapes = ", ".join(f"{k} {tuple(v)}" for k, v in m.output_shapes.items())
-        return "\n".join([
-            f"wrote {self.path} ({self.format}, {m.precision}, {m.variant} {m.input_size}px, {m.hand_model} hand, "
-            f"batch {batch}) in {self.seconds:.1f} s",
-            f"input: image {tuple(m.input_shape)} float32, normalized RGB (mean {m.mean}, std {m.std})",
-            f"outputs: {shapes}",
-            self.parity.summary(),
-        ])
+        return "\n".join(
+            [
+                f"wrote {self.path} ({self.format}, {m.precision}, {m.variant} {m.input_size}px, {m.hand_model} hand, "
+                f"batch {batch}) in {self.seconds:.1f} s",
+                f"input: image {tuple(m.input_shape)} float32, normalized RGB (mean {m.mean}, std {m.std})",
+                f"outputs: {shapes}",
+                self.parity.summary(),
+            ]
+        )
 
 
 def parse_batch(batch: int | str | None) -> int | None:
@@ -65,8 +67,9 @@ def parse_batch(batch: int | str | None) -> int | None:
     return n
 
 
-def load_source(net_or_checkpoint: Any, *, use_ema: bool = True,
-                mano_dir: str | os.PathLike | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
+def load_source(
+    net_or_checkpoint: Any, *, use_ema: bool = True, mano_dir: str | os.PathLike | None = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A network to export and its provenance: a checkpoint path is loaded (errors name the file), a
     :class:`~handmesh.network.HandMeshNet` is used as is."""
     if isinstance(net_or_checkpoint, torch.nn.Module):

@@ -30,8 +30,9 @@ class _HalfEncoder(nn.Module):
         from fastvit_backbone.model import FastVitFeatures
 
         f = self.inner.forward_features(x.half())
-        return FastVitFeatures(stages=tuple(s.float() for s in f.stages), final=f.final.float(),
-                               pooled=f.pooled.float())
+        return FastVitFeatures(
+            stages=tuple(s.float() for s in f.stages), final=f.final.float(), pooled=f.pooled.float()
+        )
 
 
 class ExportGraph(nn.Module):

@@ -50,16 +50,25 @@ def vertex_tolerance(meta: ArtefactMetadata) -> float:
     return FP16_VERTEX_TOLERANCE_M if meta.precision == "fp16" else FP32_VERTEX_TOLERANCE_M
 
 
-def run_export(writer: FormatWriter, source: Any, output: str | os.PathLike, *, batch: int | str | None = None,
-               fp16: bool = False, verify: bool = True, use_ema: bool = True,
-               mano_dir: str | os.PathLike | None = None) -> ExportResult:
+def run_export(
+    writer: FormatWriter,
+    source: Any,
+    output: str | os.PathLike,
+    *,
+    batch: int | str | None = None,
+    fp16: bool = False,
+    verify: bool = True,
+    use_ema: bool = True,
+    mano_dir: str | os.PathLike | None = None,
+) -> ExportResult:
     """Export ``source`` (a checkpoint path or a network) with ``writer``; see :func:`~handmesh.export.export_model`
     for the arguments."""
     t0 = time.perf_counter()
     n = parse_batch(batch)
     net, provenance = load_source(source, use_ema=use_ema, mano_dir=mano_dir)
-    meta = metadata_for(net, writer.name, batch=n, fp16=fp16, source={**provenance, **writer.source},
-                        versions=writer.versions)
+    meta = metadata_for(
+        net, writer.name, batch=n, fp16=fp16, source={**provenance, **writer.source}, versions=writer.versions
+    )
     output = Path(output)
     written = writer.write(net, meta, output)
     parity = writer.check(net, meta, output, written) if verify else ParityReport(False, note="--no-verify")

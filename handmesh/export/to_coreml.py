@@ -32,6 +32,7 @@ from handmesh.export.verify import ParityReport, compare, reference_outputs, ver
 
 __all__ = ["CoreMLWriter", "MAX_DYNAMIC_BATCH", "export_coreml", "inspect_coreml", "predict_available"]
 
+
 def export_coreml(
     source: Any,
     output: str | os.PathLike,
@@ -61,8 +62,9 @@ def export_coreml(
         BackendUnavailableError: coremltools is not installed.
         CheckpointError: the converted package does not validate.
     """
-    return run_export(CoreMLWriter(quiet), source, output, batch=batch, fp16=fp16, verify=verify, use_ema=use_ema,
-                      mano_dir=mano_dir)
+    return run_export(
+        CoreMLWriter(quiet), source, output, batch=batch, fp16=fp16, verify=verify, use_ema=use_ema, mano_dir=mano_dir
+    )
 
 
 class CoreMLWriter:
@@ -86,7 +88,7 @@ class CoreMLWriter:
             traced = torch.jit.trace(ExportGraph(prepared).eval(), (example,), check_trace=False)
         batch_dim = n if n is not None else ct.RangeDim(lower_bound=1, upper_bound=MAX_DYNAMIC_BATCH, default=1)
         sink = io.StringIO()
-        with quiet_tracing(), (contextlib.redirect_stderr(sink) if self.quiet else contextlib.nullcontext()):
+        with quiet_tracing(), contextlib.redirect_stderr(sink) if self.quiet else contextlib.nullcontext():
             model = ct.convert(
                 traced,
                 inputs=[ct.TensorType(name=INPUT_NAME, shape=(batch_dim, 3, S, S))],
@@ -96,19 +98,26 @@ class CoreMLWriter:
                 minimum_deployment_target=ct.target.macOS13,
             )
         model.user_defined_metadata[METADATA_KEY] = meta.to_json()
-        model.short_description = (f"handmesh {meta.variant} {S}px hand mesh network ({meta.hand_model} hand): "
-                                   f"{INPUT_NAME} (B,3,S,S) normalized RGB -> {', '.join(OUTPUT_NAMES)}; metres")
+        model.short_description = (
+            f"handmesh {meta.variant} {S}px hand mesh network ({meta.hand_model} hand): "
+            f"{INPUT_NAME} (B,3,S,S) normalized RGB -> {', '.join(OUTPUT_NAMES)}; metres"
+        )
         _save_package_atomically(model, output)
         return prepared
 
-    def check(self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path,
-              written: torch.nn.Module) -> ParityReport:
+    def check(
+        self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path, written: torch.nn.Module
+    ) -> ParityReport:
         inspect_coreml(output)  # raises if the package does not validate
         ok, why = predict_available()
         tol = vertex_tolerance(meta)
         if not ok:
-            return ParityReport(False, tolerance_m=tol, note=f"{why}; the package converted and validated "
-                                "(spec loads; input, outputs and metadata as expected)")
+            return ParityReport(
+                False,
+                tolerance_m=tol,
+                note=f"{why}; the package converted and validated "
+                "(spec loads; input, outputs and metadata as expected)",
+            )
         crops = verification_crops(meta.input_size, meta.batch or 2)
         got = predict_coreml(self.ct.models.MLModel(str(output)), crops.numpy())
         return compare(reference_outputs(written, crops), got, tolerance_m=tol, note="Core ML on macOS")
@@ -126,5 +135,3 @@ def _save_package_atomically(model: Any, output: Path) -> None:
         os.replace(staged, output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-

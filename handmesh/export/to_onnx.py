@@ -48,15 +48,25 @@ def onnx_bytes(net: torch.nn.Module, meta: ArtefactMetadata, *, opset: int = DEF
         dynamic = {name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)}
     buf = io.BytesIO()
     with torch.no_grad(), quiet_tracing():
-        torch.onnx.export(graph, (example,), buf, dynamo=False, input_names=[INPUT_NAME],
-                          output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=int(opset),
-                          do_constant_folding=True)
+        torch.onnx.export(
+            graph,
+            (example,),
+            buf,
+            dynamo=False,
+            input_names=[INPUT_NAME],
+            output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic,
+            opset_version=int(opset),
+            do_constant_folding=True,
+        )
     model = onnx.load_from_string(buf.getvalue())
     entry = model.metadata_props.add()
     entry.key, entry.value = METADATA_KEY, meta.to_json()
     model.producer_name = "handmesh"
-    model.doc_string = (f"handmesh {meta.variant} {meta.input_size}px hand mesh network ({meta.hand_model} hand): "
-                        f"{INPUT_NAME} (B,3,S,S) normalized RGB -> {', '.join(OUTPUT_NAMES)}; metres")
+    model.doc_string = (
+        f"handmesh {meta.variant} {meta.input_size}px hand mesh network ({meta.hand_model} hand): "
+        f"{INPUT_NAME} (B,3,S,S) normalized RGB -> {', '.join(OUTPUT_NAMES)}; metres"
+    )
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
@@ -92,8 +102,9 @@ def export_onnx(
         MissingFileError, CheckpointError: the checkpoint is missing, corrupt or not ours.
         BackendUnavailableError: onnx is not installed.
     """
-    return run_export(OnnxWriter(opset), source, output, batch=batch, fp16=fp16, verify=verify, use_ema=use_ema,
-                      mano_dir=mano_dir)
+    return run_export(
+        OnnxWriter(opset), source, output, batch=batch, fp16=fp16, verify=verify, use_ema=use_ema, mano_dir=mano_dir
+    )
 
 
 class OnnxWriter:
@@ -112,14 +123,16 @@ class OnnxWriter:
         atomic_write_bytes(output, data)
         return data, prepared
 
-    def check(self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path,
-              written: tuple[bytes, torch.nn.Module]) -> ParityReport:
+    def check(
+        self, net: torch.nn.Module, meta: ArtefactMetadata, output: Path, written: tuple[bytes, torch.nn.Module]
+    ) -> ParityReport:
         data, prepared = written
         return check_onnx(data, prepare_network(net) if meta.precision == "fp16" else prepared, meta)
 
 
-def check_onnx(data: bytes | str | os.PathLike, reference_net: torch.nn.Module, meta: ArtefactMetadata,
-               seed: int = 0) -> ParityReport:
+def check_onnx(
+    data: bytes | str | os.PathLike, reference_net: torch.nn.Module, meta: ArtefactMetadata, seed: int = 0
+) -> ParityReport:
     """Run the ONNX model in ONNX Runtime (CPU) and compare with ``reference_net`` on random crops."""
     try:
         import onnxruntime as ort
@@ -135,5 +148,6 @@ def check_onnx(data: bytes | str | os.PathLike, reference_net: torch.nn.Module, 
     crops = verification_crops(meta.input_size, meta.batch or 2, seed)
     got = dict(zip(OUTPUT_NAMES, session.run(list(OUTPUT_NAMES), {INPUT_NAME: crops.numpy()})))
     ref = reference_outputs(reference_net, crops)
-    return compare(ref, {k: np.asarray(v) for k, v in got.items()}, tolerance_m=tol,
-                   note="ONNX Runtime CPUExecutionProvider")
+    return compare(
+        ref, {k: np.asarray(v) for k, v in got.items()}, tolerance_m=tol, note="ONNX Runtime CPUExecutionProvider"
+    )

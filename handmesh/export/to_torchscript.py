@@ -65,8 +65,16 @@ def export_torchscript(
     Returns:
         :class:`~handmesh.export.common.ExportResult`.
     """
-    return run_export(TorchScriptWriter(device), source, output, batch=batch, fp16=fp16, verify=verify,
-                      use_ema=use_ema, mano_dir=mano_dir)
+    return run_export(
+        TorchScriptWriter(device),
+        source,
+        output,
+        batch=batch,
+        fp16=fp16,
+        verify=verify,
+        use_ema=use_ema,
+        mano_dir=mano_dir,
+    )
 
 
 class TorchScriptWriter:
@@ -94,5 +102,6 @@ class TorchScriptWriter:
             module = torch.jit.load(io.BytesIO(written), map_location=dev)
         with torch.no_grad():
             got = dict(zip(OUTPUT_NAMES, (t.float().cpu().numpy() for t in module(crops))))
-        return compare(reference_outputs(reference, crops), got, tolerance_m=vertex_tolerance(meta),
-                       note=f"torch.jit on {dev}")
+        return compare(
+            reference_outputs(reference, crops), got, tolerance_m=vertex_tolerance(meta), note=f"torch.jit on {dev}"
+        )

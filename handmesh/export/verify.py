@@ -9,8 +9,14 @@ import torch
 
 from handmesh.artefact.metadata import OUTPUT_NAMES
 
-__all__ = ["FP32_VERTEX_TOLERANCE_M", "FP16_VERTEX_TOLERANCE_M", "ParityReport", "compare", "reference_outputs",
-           "verification_crops"]
+__all__ = [
+    "FP32_VERTEX_TOLERANCE_M",
+    "FP16_VERTEX_TOLERANCE_M",
+    "ParityReport",
+    "compare",
+    "reference_outputs",
+    "verification_crops",
+]
 
 FP32_VERTEX_TOLERANCE_M = 1e-4
 # An encoder in half precision moves the regressed parameters by ~1e-3 relative; on a hand ~0.1 m across that is a
@@ -50,8 +56,10 @@ class ParityReport:
             return f"parity with PyTorch: not checked ({self.note})"
         verdict = "ok" if self.passed else "FAILED"
         parts = ", ".join(f"{k} {v:.2e}" for k, v in self.max_abs.items())
-        return (f"parity with PyTorch on {self.batch} random crops: max abs error {parts} "
-                f"(vertices/joints in metres; bound on vertices {self.tolerance_m:.0e} m): {verdict}")
+        return (
+            f"parity with PyTorch on {self.batch} random crops: max abs error {parts} "
+            f"(vertices/joints in metres; bound on vertices {self.tolerance_m:.0e} m): {verdict}"
+        )
 
 
 def verification_crops(input_size: int, batch: int, seed: int = 0) -> torch.Tensor:
@@ -62,8 +70,12 @@ def verification_crops(input_size: int, batch: int, seed: int = 0) -> torch.Tens
     import torch.nn.functional as F
 
     g = torch.Generator().manual_seed(seed)
-    field = F.interpolate(1.5 * torch.randn(batch, 3, 4, 4, generator=g), size=(input_size, input_size),
-                          mode="bilinear", align_corners=False)
+    field = F.interpolate(
+        1.5 * torch.randn(batch, 3, 4, 4, generator=g),
+        size=(input_size, input_size),
+        mode="bilinear",
+        align_corners=False,
+    )
     return field + 0.3 * torch.randn(batch, 3, input_size, input_size, generator=g)
 
 
@@ -74,8 +86,9 @@ def reference_outputs(net: torch.nn.Module, crops: torch.Tensor) -> dict[str, np
     return {k: getattr(out, k).float().cpu().numpy() for k in OUTPUT_NAMES}
 
 
-def compare(reference: dict[str, np.ndarray], got: dict[str, np.ndarray], *, tolerance_m: float,
-            note: str = "") -> ParityReport:
+def compare(
+    reference: dict[str, np.ndarray], got: dict[str, np.ndarray], *, tolerance_m: float, note: str = ""
+) -> ParityReport:
     """Largest absolute differences per output.
 
     Raises:

@@ -57,9 +57,17 @@ def _right_jacobian(wx: float, wy: float, wz: float, out: np.ndarray) -> None:  
 
 
 @njit(cache=True, nogil=True)
-def forward_kinematics(R0: np.ndarray, w: np.ndarray, t: np.ndarray, joints_rest: np.ndarray, tips_rest: np.ndarray,
-                       parents: np.ndarray, tip_joints: np.ndarray, tip_posedirs: np.ndarray,
-                       order21: np.ndarray) -> tuple:  # pragma: no cover - numba  # fmt: skip
+def forward_kinematics(
+    R0: np.ndarray,
+    w: np.ndarray,
+    t: np.ndarray,
+    joints_rest: np.ndarray,
+    tips_rest: np.ndarray,
+    parents: np.ndarray,
+    tip_joints: np.ndarray,
+    tip_posedirs: np.ndarray,
+    order21: np.ndarray,
+) -> tuple:  # pragma: no cover - numba
     """Pose B skeletons.
 
     Args:
@@ -92,8 +100,11 @@ def forward_kinematics(R0: np.ndarray, w: np.ndarray, t: np.ndarray, joints_rest
                     acc += Q[b, p, i, j] * (joints_rest[b, k, j] - joints_rest[b, p, j])
                 P[b, k, i] = acc
                 for j in range(3):
-                    Q[b, k, i, j] = (Q[b, p, i, 0] * local[b, k, 0, j] + Q[b, p, i, 1] * local[b, k, 1, j]
-                                     + Q[b, p, i, 2] * local[b, k, 2, j])  # fmt: skip
+                    Q[b, k, i, j] = (
+                        Q[b, p, i, 0] * local[b, k, 0, j]
+                        + Q[b, p, i, 1] * local[b, k, 1, j]
+                        + Q[b, p, i, 2] * local[b, k, 2, j]
+                    )
         for k in range(16):
             both[k] = P[b, k]
         for f in range(5):
@@ -107,17 +118,24 @@ def forward_kinematics(R0: np.ndarray, w: np.ndarray, t: np.ndarray, joints_rest
                             acc += v * tip_posedirs[(k - 1) * 9 + i * 3 + j, f * 3 + c]
                 tip[c] = acc - joints_rest[b, jd, c]
             for i in range(3):
-                both[16 + f, i] = (P[b, jd, i] + Q[b, jd, i, 0] * tip[0] + Q[b, jd, i, 1] * tip[1]
-                                   + Q[b, jd, i, 2] * tip[2])  # fmt: skip
+                both[16 + f, i] = (
+                    P[b, jd, i] + Q[b, jd, i, 0] * tip[0] + Q[b, jd, i, 1] * tip[1] + Q[b, jd, i, 2] * tip[2]
+                )
         for n in range(21):
             kp[b, n] = both[order21[n]]
     return kp, P, Q, local
 
 
 @njit(cache=True, nogil=True)
-def skeleton_jacobian(points: np.ndarray, joints: np.ndarray, frames: np.ndarray, w: np.ndarray, axes: np.ndarray,
-                      pair_points: np.ndarray, pair_joints: np.ndarray
-                      ) -> np.ndarray:  # pragma: no cover - numba  # fmt: skip
+def skeleton_jacobian(
+    points: np.ndarray,
+    joints: np.ndarray,
+    frames: np.ndarray,
+    w: np.ndarray,
+    axes: np.ndarray,
+    pair_points: np.ndarray,
+    pair_joints: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - numba
     """``(B, 21, 3, 51)`` d points / d (global change 3, translation 3, 15 x 3 angles); see
     :meth:`handmesh.fitting.skeleton.Skeleton.jacobian` for the formulas."""
     B = points.shape[0]
@@ -142,8 +160,9 @@ def skeleton_jacobian(points: np.ndarray, joints: np.ndarray, frames: np.ndarray
             _right_jacobian(w[b, k - 1, 0], w[b, k - 1, 1], w[b, k - 1, 2], Jr)
             for i in range(3):
                 for j in range(3):
-                    QJ[i, j] = (frames[b, k, i, 0] * Jr[0, j] + frames[b, k, i, 1] * Jr[1, j]
-                                + frames[b, k, i, 2] * Jr[2, j])  # fmt: skip
+                    QJ[i, j] = (
+                        frames[b, k, i, 0] * Jr[0, j] + frames[b, k, i, 1] * Jr[1, j] + frames[b, k, i, 2] * Jr[2, j]
+                    )
             for i in range(3):
                 for j in range(3):
                     M[i, j] = QJ[i, 0] * axes[k - 1, 0, j] + QJ[i, 1] * axes[k - 1, 1, j] + QJ[i, 2] * axes[k - 1, 2, j]

@@ -34,8 +34,15 @@ class OffsetAccumulator:
         self._AtA = np.zeros((21, 3, 3))
         self._Atb = np.zeros((21, 3))
 
-    def add(self, rotmats: np.ndarray, betas: np.ndarray, wrist: np.ndarray, landmarks2d: np.ndarray, K: np.ndarray,
-            left: bool = False) -> None:  # fmt: skip
+    def add(
+        self,
+        rotmats: np.ndarray,
+        betas: np.ndarray,
+        wrist: np.ndarray,
+        landmarks2d: np.ndarray,
+        K: np.ndarray,
+        left: bool = False,
+    ) -> None:
         """One frame: the true pose and the detector's landmarks.
 
         Args:
@@ -51,8 +58,9 @@ class OffsetAccumulator:
         if left:
             R, t, uv = _MIRROR @ R @ _MIRROR, _MIRROR @ t, _mirror_pixels(uv, K)
         sk = self.skeleton
-        pose = sk.forward(R[None, 0], sk.angles_from_rotations(R[None, 1:]), t[None],
-                          sk.rest(np.asarray(betas, np.float64)[None]))  # fmt: skip
+        pose = sk.forward(
+            R[None, 0], sk.angles_from_rotations(R[None, 1:]), t[None], sk.rest(np.asarray(betas, np.float64)[None])
+        )
         kp = pose.keypoints[0]
         z = kp[:, 2]
         P = np.zeros((21, 2, 3))

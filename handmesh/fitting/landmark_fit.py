@@ -58,12 +58,27 @@ from handmesh.hand_model.keypoints import MANO16_TO_21
 # ../shared/real_hands), and the returned fingertip stays the mesh's tip vertex.
 MEDIAPIPE_OFFSETS_MM: tuple[tuple[float, float, float], ...] = (
     (-7.1, 9.8, 6.2),
-    (-3.7, -2.8, 1.5), (-5.7, -4.0, 2.1), (-3.5, -7.4, 0.6), (0.0, 0.0, 0.0),
-    (-2.3, -1.3, 0.7), (-0.4, -1.9, -0.8), (1.0, -3.0, 1.1), (0.0, 0.0, 0.0),
-    (-0.7, -8.4, 4.2), (0.3, -4.6, -1.6), (0.4, -3.3, 3.3), (0.0, 0.0, 0.0),
-    (3.0, -2.3, 4.0), (1.4, -1.7, -0.1), (2.4, -3.7, 5.0), (0.0, 0.0, 0.0),
-    (2.5, 0.3, 1.4), (0.5, -0.8, -0.1), (1.1, -2.3, 3.3), (0.0, 0.0, 0.0),
-)  # fmt: skip
+    (-3.7, -2.8, 1.5),
+    (-5.7, -4.0, 2.1),
+    (-3.5, -7.4, 0.6),
+    (0.0, 0.0, 0.0),
+    (-2.3, -1.3, 0.7),
+    (-0.4, -1.9, -0.8),
+    (1.0, -3.0, 1.1),
+    (0.0, 0.0, 0.0),
+    (-0.7, -8.4, 4.2),
+    (0.3, -4.6, -1.6),
+    (0.4, -3.3, 3.3),
+    (0.0, 0.0, 0.0),
+    (3.0, -2.3, 4.0),
+    (1.4, -1.7, -0.1),
+    (2.4, -3.7, 5.0),
+    (0.0, 0.0, 0.0),
+    (2.5, 0.3, 1.4),
+    (0.5, -0.8, -0.1),
+    (1.1, -2.3, 3.3),
+    (0.0, 0.0, 0.0),
+)
 
 _MIRROR = np.diag([-1.0, 1.0, 1.0])
 _PALM = np.array([1, 5, 9, 13, 17])  # keypoints at the base of each finger (thumb CMC, four MCPs)
@@ -157,9 +172,13 @@ class FitSettings:
     shape_weight: float = 0.001
 
 
-def landmark_weights(landmarks2d: np.ndarray | None, landmarks3d: np.ndarray | None, image_size: tuple[int, int],
-                     settings: FitSettings, bone_lengths: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+def landmark_weights(
+    landmarks2d: np.ndarray | None,
+    landmarks3d: np.ndarray | None,
+    image_size: tuple[int, int],
+    settings: FitSettings,
+    bone_lengths: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Which landmarks to trust: per-keypoint image weights and per-bone direction weights, or None (no fit).
 
     Args:
@@ -260,8 +279,9 @@ class LandmarkFitter:
         self._history.clear()
 
     # ------------------------------------------------------------------------------------------------ public
-    def refine(self, hands: Sequence[FitInput], K: np.ndarray, image_size: tuple[int, int],
-               timestamp_ms: int | None = None) -> list[FitResult]:  # fmt: skip
+    def refine(
+        self, hands: Sequence[FitInput], K: np.ndarray, image_size: tuple[int, int], timestamp_ms: int | None = None
+    ) -> list[FitResult]:
         """Fit each hand that has usable landmarks; the others come back unchanged with ``refined=False``."""
         K = np.asarray(K, np.float64)
         outputs = [FitResult(h.rotmats, h.betas, h.translation, refined=False) for h in hands]
@@ -303,15 +323,24 @@ class LandmarkFitter:
         return outputs
 
     # ----------------------------------------------------------------------------------------------- set-up
-    def _batch(self, hands: Sequence[FitInput], weights: list[tuple[np.ndarray, np.ndarray]], K: np.ndarray,
-               lengths: np.ndarray) -> _Batch:  # fmt: skip
+    def _batch(
+        self,
+        hands: Sequence[FitInput],
+        weights: list[tuple[np.ndarray, np.ndarray]],
+        K: np.ndarray,
+        lengths: np.ndarray,
+    ) -> _Batch:
         """The solver's arrays for B hands (``lengths (B, 21)``: their bone lengths, from :meth:`refine`)."""
         sk = self.skeleton
         R_net = np.stack([np.asarray(h.rotmats, np.float64) for h in hands])
         t_net = np.stack([np.asarray(h.translation, np.float64) for h in hands])
         uv = np.stack([np.nan_to_num(np.asarray(h.landmarks2d, np.float64)) for h in hands])
-        world = np.stack([np.zeros((21, 3)) if h.landmarks3d is None else
-                          np.nan_to_num(np.asarray(h.landmarks3d, np.float64)) for h in hands])  # fmt: skip
+        world = np.stack(
+            [
+                np.zeros((21, 3)) if h.landmarks3d is None else np.nan_to_num(np.asarray(h.landmarks3d, np.float64))
+                for h in hands
+            ]
+        )
         w2d = np.stack([w[0] for w in weights])
         w3d = np.stack([w[1] for w in weights])
         left = np.array([h.handedness == "left" for h in hands])
@@ -334,8 +363,21 @@ class LandmarkFitter:
                 if entry is not None and entry[0] == h.handedness:
                     phi_prev[j], has_prev[j] = entry[1], True
         scale = np.array([np.hypot(*np.ptp(u[w > 0], axis=0)) for u, w in zip(uv, w2d)])
-        return _Batch(R_net, sk.angles_from_rotations(R_net[:, 1:]), phi_prev, has_prev, t_net, uv, dirs, w2d, w3d,
-                      scale, betas, sk.rest(betas), lengths)  # fmt: skip
+        return _Batch(
+            R_net,
+            sk.angles_from_rotations(R_net[:, 1:]),
+            phi_prev,
+            has_prev,
+            t_net,
+            uv,
+            dirs,
+            w2d,
+            w3d,
+            scale,
+            betas,
+            sk.rest(betas),
+            lengths,
+        )
 
     # ------------------------------------------------------------------------------------------- the solver
     def _initial(self, b: _Batch, K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -389,8 +431,9 @@ class LandmarkFitter:
             return pose.keypoints
         return self.skeleton.shifted(pose, self._offsets)
 
-    def _residuals(self, b: _Batch, pose: SkeletonPose, phi: np.ndarray, betas: np.ndarray, lengths: np.ndarray,
-                   K: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    def _residuals(
+        self, b: _Batch, pose: SkeletonPose, phi: np.ndarray, betas: np.ndarray, lengths: np.ndarray, K: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Image residuals ``(B, 21, 2)``, direction residuals ``(B, 20, 3)`` and the cost ``(B,)``."""
         s = self.settings
         pts, kp = self._image_points(pose), pose.keypoints
@@ -463,7 +506,7 @@ class LandmarkFitter:
             jac_kp = jac
             sqrt_w3 = sqrt_r3[..., None] / np.maximum(lengths[:, 1:, None, None], 1e-9)  # (B, 20, 1, 1)
             J3 = np.zeros((B, 20, 3, P))
-            J3[..., :NUM_PARAMS] = (jac_kp[:, _CHILD_KP, :, :NUM_PARAMS] - jac_kp[:, _PARENT_KP, :, :NUM_PARAMS])
+            J3[..., :NUM_PARAMS] = jac_kp[:, _CHILD_KP, :, :NUM_PARAMS] - jac_kp[:, _PARENT_KP, :, :NUM_PARAMS]
             J3 *= sqrt_w3
             rows = np.concatenate([J2.reshape(B, 42, P), J3.reshape(B, 60, P)], axis=1)
             res = np.concatenate([(r2 * sqrt_w2[..., 0]).reshape(B, 42), (r3 * sqrt_r3).reshape(B, 60)], axis=1)
@@ -471,8 +514,7 @@ class LandmarkFitter:
             H = Jt @ rows  # (B, P, P)
             g = (Jt @ res[..., None])[..., 0]  # (B, P)
             H[:, np.arange(P), np.arange(P)] += prior
-            g[:, 6:NUM_PARAMS] += prior_flat * (
-                phi - b.phi_net).reshape(B, 45)  # fmt: skip
+            g[:, 6:NUM_PARAMS] += prior_flat * (phi - b.phi_net).reshape(B, 45)
             if temporal:
                 g[:, 6:NUM_PARAMS] += s.temporal_weight * ((phi - b.phi_prev) * has_prev[:, None, None]).reshape(B, 45)
             if fit_shape:
@@ -505,11 +547,14 @@ class LandmarkFitter:
                 pose = sk.forward(R0, phi, t, sk.rest(betas) if fit_shape else b.rest)
         residual_px = np.einsum("bn,bn->b", b.w2d, np.linalg.norm(r2, axis=-1)) * b.scale / b.w2d.sum(axis=1)
         good = (
-            np.isfinite(cost) & np.all(np.isfinite(pose.local), axis=(1, 2, 3)) & np.all(np.isfinite(t), axis=1)
-            & np.all(np.isfinite(betas), axis=1) & (pose.keypoints[..., 2].min(axis=1) > 1e-3)
+            np.isfinite(cost)
+            & np.all(np.isfinite(pose.local), axis=(1, 2, 3))
+            & np.all(np.isfinite(t), axis=1)
+            & np.all(np.isfinite(betas), axis=1)
+            & (pose.keypoints[..., 2].min(axis=1) > 1e-3)
             & (np.linalg.norm(t - t_start, axis=1) < s.max_shift * np.maximum(t_start[:, 2], 1.0))
             & np.all((phi >= sk.lower - 1e-9) & (phi <= sk.upper + 1e-9), axis=(1, 2))
-        )  # fmt: skip
+        )
         return pose.local, t, betas, pose.keypoints, residual_px, good
 
 

@@ -40,7 +40,6 @@ NUM_PARAMS = 51
 PARENTS_21: tuple[int, ...] = (-1, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19)
 
 
-
 def _ancestor_pairs() -> tuple[np.ndarray, np.ndarray]:
     """(keypoint, MANO joint k >= 1) pairs where joint k's rotation moves the keypoint."""
     kps, joints = [], []
@@ -183,15 +182,23 @@ class Skeleton:
         return np.clip(phi, self.lower[idx], self.upper[idx])
 
     # --------------------------------------------------------------------------------------------- kinematics
-    def forward(self, R0: np.ndarray, phi: np.ndarray, t: np.ndarray, rest: tuple[np.ndarray, np.ndarray]
-                ) -> SkeletonPose:  # fmt: skip
+    def forward(
+        self, R0: np.ndarray, phi: np.ndarray, t: np.ndarray, rest: tuple[np.ndarray, np.ndarray]
+    ) -> SkeletonPose:
         """Pose the skeleton (see the module docstring for the parameters; ``rest`` from :meth:`rest`)."""
         J, T = rest
         w = (self.axes @ phi[..., None])[..., 0]  # (B, 15, 3): w_k = A_k phi_k
-        kp, P, Q, local = forward_kinematics(np.ascontiguousarray(R0, dtype=np.float64), w,
-                                             np.ascontiguousarray(t, dtype=np.float64), np.ascontiguousarray(J),
-                                             np.ascontiguousarray(T), self.parents, _TIP_JOINTS,
-                                             self._tips_posedirs_flat, _ORDER21)  # fmt: skip
+        kp, P, Q, local = forward_kinematics(
+            np.ascontiguousarray(R0, dtype=np.float64),
+            w,
+            np.ascontiguousarray(t, dtype=np.float64),
+            np.ascontiguousarray(J),
+            np.ascontiguousarray(T),
+            self.parents,
+            _TIP_JOINTS,
+            self._tips_posedirs_flat,
+            _ORDER21,
+        )
         return SkeletonPose(kp, P, Q, local, w)
 
     @staticmethod
@@ -209,8 +216,15 @@ class Skeleton:
                 :data:`CARRIER`), e.g. keypoints moved by :meth:`shifted`. Default: None (the keypoints).
         """
         kp = pose.keypoints if points is None else points
-        return skeleton_jacobian(np.ascontiguousarray(kp, dtype=np.float64), pose.joints, pose.frames,
-                                 pose.axis_angle, self.axes, PAIR_KEYPOINTS, PAIR_JOINTS)  # fmt: skip
+        return skeleton_jacobian(
+            np.ascontiguousarray(kp, dtype=np.float64),
+            pose.joints,
+            pose.frames,
+            pose.axis_angle,
+            self.axes,
+            PAIR_KEYPOINTS,
+            PAIR_JOINTS,
+        )
 
     def shape_jacobian(self, pose: SkeletonPose) -> np.ndarray:
         """``(B, 21, 3, 10)``: d keypoints / d betas at ``pose`` (the wrist stays at ``t``). Each bone's rest

@@ -163,8 +163,9 @@ def _solve_translation_numpy(P: np.ndarray, UV: np.ndarray, K: np.ndarray, W: np
     x = (UV64[..., 0] - K64[:, 0, 2, None] - K64[:, 0, 1, None] * y) / K64[:, 0, 0, None]
     fx, fy = K64[:, 0, 0, None], K64[:, 1, 1, None]
     one, zero = np.ones_like(x), np.zeros_like(x)
-    A = np.concatenate([np.stack([one, zero, -x], -1) * fx[..., None], np.stack([zero, one, -y], -1) * fy[..., None]],
-                       axis=1)  # (B, 2N, 3)  # fmt: skip
+    A = np.concatenate(
+        [np.stack([one, zero, -x], -1) * fx[..., None], np.stack([zero, one, -y], -1) * fy[..., None]], axis=1
+    )  # (B, 2N, 3)
     b = np.concatenate([(x * P64[..., 2] - P64[..., 0]) * fx, (y * P64[..., 2] - P64[..., 1]) * fy], axis=1)
     w = np.ones_like(x) if W is None else np.clip(np.asarray(W, np.float64), 0.0, None)
     w2 = np.concatenate([w, w], axis=1)

@@ -135,6 +135,7 @@ class HandFrame:
         C = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # their targets, as columns
         return C @ A.T
 
+
 # Active ranges of motion in radians, per level (proximal, middle, distal): (flex min, flex max, spread max, twist
 # max); spread and twist are symmetric. Long fingers: MCP about -35..+95 degrees of flexion and +-25 of spread, PIP
 # 0..110, DIP -15..+90 (usual clinical ranges, a little wider so that measurement noise is not clipped); twist is

@@ -24,12 +24,22 @@ __all__ = [
 # MANO joint order. Anatomical names: the thumb's joints are CMC, MCP and IP; the other fingers' MCP, PIP, DIP.
 JOINT_NAMES_16: tuple[str, ...] = (
     "wrist",
-    "index_mcp", "index_pip", "index_dip",
-    "middle_mcp", "middle_pip", "middle_dip",
-    "pinky_mcp", "pinky_pip", "pinky_dip",
-    "ring_mcp", "ring_pip", "ring_dip",
-    "thumb_cmc", "thumb_mcp", "thumb_ip",
-)  # fmt: skip
+    "index_mcp",
+    "index_pip",
+    "index_dip",
+    "middle_mcp",
+    "middle_pip",
+    "middle_dip",
+    "pinky_mcp",
+    "pinky_pip",
+    "pinky_dip",
+    "ring_mcp",
+    "ring_pip",
+    "ring_dip",
+    "thumb_cmc",
+    "thumb_mcp",
+    "thumb_ip",
+)
 
 # The fingertip vertices, in the order they are appended after the 16 joints.
 TIP_NAMES: tuple[str, ...] = ("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip")
@@ -37,12 +47,27 @@ TIP_NAMES: tuple[str, ...] = ("thumb_tip", "index_tip", "middle_tip", "ring_tip"
 # FreiHAND / OpenPose / MediaPipe order: 0 wrist, 1-4 thumb, 5-8 index, 9-12 middle, 13-16 ring, 17-20 pinky.
 JOINT_NAMES_21: tuple[str, ...] = (
     "wrist",
-    "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
-    "index_mcp", "index_pip", "index_dip", "index_tip",
-    "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
-    "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
-    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
-)  # fmt: skip
+    "thumb_cmc",
+    "thumb_mcp",
+    "thumb_ip",
+    "thumb_tip",
+    "index_mcp",
+    "index_pip",
+    "index_dip",
+    "index_tip",
+    "middle_mcp",
+    "middle_pip",
+    "middle_dip",
+    "middle_tip",
+    "ring_mcp",
+    "ring_pip",
+    "ring_dip",
+    "ring_tip",
+    "pinky_mcp",
+    "pinky_pip",
+    "pinky_dip",
+    "pinky_tip",
+)
 
 # keypoints21 = cat([joints16, vertices[:, tip_vertex_ids]], 1)[:, MANO16_TO_21]
 MANO16_TO_21: tuple[int, ...] = (0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20)

@@ -138,8 +138,15 @@ _CHUMPY_CLASSES: dict[str, tuple[str, ...]] = {
     "power": ("ch_ops",),
 }
 
-_SPARSE_MODULES = ("scipy.sparse", "scipy.sparse.csc", "scipy.sparse.csr", "scipy.sparse._csc", "scipy.sparse._csr",
-                   "scipy.sparse.compressed", "scipy.sparse._compressed")  # fmt: skip
+_SPARSE_MODULES = (
+    "scipy.sparse",
+    "scipy.sparse.csc",
+    "scipy.sparse.csr",
+    "scipy.sparse._csc",
+    "scipy.sparse._csr",
+    "scipy.sparse.compressed",
+    "scipy.sparse._compressed",
+)
 _SPARSE_CLASSES = {"csc_matrix": "csc", "csc_array": "csc", "csr_matrix": "csr", "csr_array": "csr"}
 
 
@@ -272,8 +279,10 @@ MAX_NESTING = 100
 
 def _check_size(count: float, source: str, what: str) -> None:
     if count > MAX_ARRAY_ELEMENTS:
-        raise DataError(f"{source}: {what} would make an array of {count:.3g} elements; a MANO model holds no "
-                        f"array above {MAX_ARRAY_ELEMENTS:,}")  # fmt: skip
+        raise DataError(
+            f"{source}: {what} would make an array of {count:.3g} elements; a MANO model holds no "
+            f"array above {MAX_ARRAY_ELEMENTS:,}"
+        )
 
 
 def _tile(a: np.ndarray, reps: Any, source: str) -> np.ndarray:
@@ -395,8 +404,10 @@ def read_mano_pickle(path: str | os.PathLike) -> dict[str, Any]:
         except RecursionError:
             raise DataError(f"{source}: values nested too deeply to be a MANO model") from None
         except (MemoryError, OverflowError):  # a frame or string length no file of this size can hold
-            raise DataError(f"{source}: not a readable MANO pickle (it announces a record larger than the file, "
-                            f"{path.stat().st_size:,} bytes)") from None
+            raise DataError(
+                f"{source}: not a readable MANO pickle (it announces a record larger than the file, "
+                f"{path.stat().st_size:,} bytes)"
+            ) from None
     if not isinstance(raw, dict):
         raise DataError(f"{source}: not a MANO model: the pickle holds a {type(raw).__name__}, expected a dict")
     return _to_plain(raw, source)
@@ -532,9 +543,7 @@ def load_mano_pickle(
     return mano_dict_to_arrays(data, str(path), is_right=is_right)
 
 
-def _right_shapedirs(
-    left_path: Path, reference: str | os.PathLike | HandModelArrays | None
-) -> np.ndarray | None:
+def _right_shapedirs(left_path: Path, reference: str | os.PathLike | HandModelArrays | None) -> np.ndarray | None:
     """The right model's shapedirs for the left-file check, or None when no right model is at hand."""
     if isinstance(reference, HandModelArrays):
         return reference.shapedirs

@@ -152,9 +152,7 @@ class HandModel(nn.Module):
             return global_orient[:, None]
         if global_orient.dim() == 4 and shape[1:] == (1, 3, 3):
             return global_orient
-        raise ValueError(
-            f"global_orient: expected shape (B, 3) axis-angle or (B, 3, 3) rotation matrix, got {shape}"
-        )
+        raise ValueError(f"global_orient: expected shape (B, 3) axis-angle or (B, 3, 3) rotation matrix, got {shape}")
 
     def _finger_rotations(self, hand_pose: torch.Tensor) -> torch.Tensor:
         """Any accepted ``hand_pose`` form -> ``(B, 15, 3, 3)`` absolute rotations."""
@@ -278,8 +276,17 @@ def model_fingerprint(model) -> str:
     """SHA-256 of a hand model's arrays (template, blend shapes, regressor, weights, faces, mean pose): two models
     with the same fingerprint turn the same parameters into the same mesh."""
     h = hashlib.sha256()
-    for name in ("v_template", "shapedirs", "posedirs", "J_regressor", "lbs_weights", "faces", "parents",
-                 "hands_mean", "tip_vertex_ids"):
+    for name in (
+        "v_template",
+        "shapedirs",
+        "posedirs",
+        "J_regressor",
+        "lbs_weights",
+        "faces",
+        "parents",
+        "hands_mean",
+        "tip_vertex_ids",
+    ):
         a = getattr(model, name).detach().cpu().numpy()
         if a.dtype.kind == "f":
             a = a.astype(np.float32) + np.float32(0.0)  # -0.0 and 0.0 make the same mesh

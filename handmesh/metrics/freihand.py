@@ -128,10 +128,19 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable summary (no per-sample arrays)."""
-        metrics_mm = {"mpjpe": self.mpjpe_mm, "pa_mpjpe": self.pa_mpjpe_mm, "rr_mpjpe": self.rr_mpjpe_mm,
-                      "mpvpe": self.mpvpe_mm, "pa_mpvpe": self.pa_mpvpe_mm}
-        auc = {"joints": self.auc_joints, "pa_joints": self.auc_pa_joints, "verts": self.auc_verts,
-               "pa_verts": self.auc_pa_verts}
+        metrics_mm = {
+            "mpjpe": self.mpjpe_mm,
+            "pa_mpjpe": self.pa_mpjpe_mm,
+            "rr_mpjpe": self.rr_mpjpe_mm,
+            "mpvpe": self.mpvpe_mm,
+            "pa_mpvpe": self.pa_mpvpe_mm,
+        }
+        auc = {
+            "joints": self.auc_joints,
+            "pa_joints": self.auc_pa_joints,
+            "verts": self.auc_verts,
+            "pa_verts": self.auc_pa_verts,
+        }
         fs: dict[str, float] = {}
         if self.fscore is not None and self.fscore_unaligned is not None:
             for t, fa, f in zip(self.f_thresholds_mm, self.fscore, self.fscore_unaligned, strict=True):
@@ -184,14 +193,17 @@ class EvalResult:
         lines = [f"FreiHAND metrics over {self.num_evaluated} of {self.num_samples} samples"]
         lines += [f"  {name:<{width}}  {value}" for name, value in rows]
         if self.vertex_counts is not None and self.vertex_counts[0] != self.vertex_counts[1]:
-            lines.append(f"  predicted meshes have {self.vertex_counts[0]} vertices, the ground truth "
-                         f"{self.vertex_counts[1]}: no vertex errors; F-scores use the keypoint alignment, as the "
-                         f"official evaluation does")
+            lines.append(
+                f"  predicted meshes have {self.vertex_counts[0]} vertices, the ground truth "
+                f"{self.vertex_counts[1]}: no vertex errors; F-scores use the keypoint alignment, as the "
+                f"official evaluation does"
+            )
         if self.bad_indices:
             lines.append(f"  excluded {len(self.bad_indices)} predictions with NaN/inf: {_shown(self.bad_indices)}")
         if self.excluded_indices:
-            lines.append(f"  left out {len(self.excluded_indices)} samples (unreadable images): "
-                         f"{_shown(self.excluded_indices)}")
+            lines.append(
+                f"  left out {len(self.excluded_indices)} samples (unreadable images): {_shown(self.excluded_indices)}"
+            )
         return "\n".join(lines)
 
 
@@ -246,8 +258,10 @@ def evaluate(
     gt_xyz = np.asarray(gt_xyz, dtype=np.float64)
     n = len(gt_xyz)
     if gt_xyz.ndim != 3 or gt_xyz.shape[2] != 3 or pred_xyz.shape != gt_xyz.shape:
-        raise DataError(f"predicted keypoints have shape {pred_xyz.shape}; expected {gt_xyz.shape} "
-                        f"(N samples x keypoints x 3, metres), like the ground truth")
+        raise DataError(
+            f"predicted keypoints have shape {pred_xyz.shape}; expected {gt_xyz.shape} "
+            f"(N samples x keypoints x 3, metres), like the ground truth"
+        )
     has_verts = pred_verts is not None
     if has_verts:
         if gt_verts is None:
@@ -255,8 +269,10 @@ def evaluate(
         pred_verts = np.asarray(pred_verts, dtype=np.float64)
         gt_verts = np.asarray(gt_verts, dtype=np.float64)
         if pred_verts.ndim != 3 or pred_verts.shape[0] != n or pred_verts.shape[2] != 3 or gt_verts.shape[0] != n:
-            raise DataError(f"predicted vertices have shape {pred_verts.shape}; expected ({n}, "
-                            f"{gt_verts.shape[1]}, 3) (N samples x vertices x 3, metres)")
+            raise DataError(
+                f"predicted vertices have shape {pred_verts.shape}; expected ({n}, "
+                f"{gt_verts.shape[1]}, 3) (N samples x vertices x 3, metres)"
+            )
     _check_finite_gt(gt_xyz, gt_verts if has_verts else None)
 
     bad = ~np.isfinite(pred_xyz).all(axis=(1, 2))

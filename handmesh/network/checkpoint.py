@@ -116,8 +116,9 @@ def make_checkpoint(
         from handmesh.config import Config, config_to_dict
 
         config = config_to_dict(Config())
-        config["model"].update({k: v for k, v in net.init_kwargs.items() if k in config["model"]},
-                               hand_model=net.hand_model_name)
+        config["model"].update(
+            {k: v for k, v in net.init_kwargs.items() if k in config["model"]}, hand_model=net.hand_model_name
+        )
     return {
         "format": CHECKPOINT_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -178,8 +179,10 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         )
     version = obj.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {path} has format version {version!r}; this handmesh reads versions up to "
-                              f"{FORMAT_VERSION} (update handmesh)")
+        raise CheckpointError(
+            f"checkpoint {path} has format version {version!r}; this handmesh reads versions up to "
+            f"{FORMAT_VERSION} (update handmesh)"
+        )
     for key in ("info", "model", "config"):
         if key not in obj:
             raise CheckpointError(f"checkpoint {path} lacks its {key!r} entry (a damaged or hand-made file)")
@@ -213,8 +216,11 @@ def checkpoint_info(ckpt: dict[str, Any], path: str | os.PathLike, used_ema: boo
 def load_state_strict(net: HandMeshNet, state: dict, path: Path) -> None:
     """Load a network state dict strictly, turning shape/key mismatches into one clear :class:`CheckpointError`."""
     own = net.state_dict()
-    wrong = [f"{k} {tuple(v.shape)} (network: {tuple(own[k].shape)})" for k, v in state.items()
-             if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    wrong = [
+        f"{k} {tuple(v.shape)} (network: {tuple(own[k].shape)})"
+        for k, v in state.items()
+        if k in own and tuple(v.shape) != tuple(own[k].shape)
+    ]
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     if wrong or missing or unexpected:

@@ -94,10 +94,12 @@ class HandMeshNet(nn.Module):
         if input_size <= 0 or input_size % 32:
             raise ConfigError(f"model.input_size = {input_size}: expected a positive multiple of 32 (e.g. 224, 256)")
         if not getattr(hand_model, "is_right", False):
-            raise ConfigError("the network predicts right hands (left hands are mirrored by the crop): build the "
-                              "right-hand model")
-        self.backbone = create_model(variant, num_classes=0, drop_path_rate=drop_path_rate,
-                                     inference_mode=inference_mode)
+            raise ConfigError(
+                "the network predicts right hands (left hands are mirrored by the crop): build the right-hand model"
+            )
+        self.backbone = create_model(
+            variant, num_classes=0, drop_path_rate=drop_path_rate, inference_mode=inference_mode
+        )
         self.variant: str = str(self.backbone.variant)
         self.input_size = int(input_size)
         self.feature_fusion = bool(feature_fusion)
@@ -110,11 +112,20 @@ class HandMeshNet(nn.Module):
         in_features = self.backbone.num_features
         if self.feature_fusion:
             in_features += self.backbone.stage_channels[FUSION_STAGE]
-        self.head = IEFRegressor(in_features, mean_parameters(hand_model), hidden=head_hidden,
-                                 iterations=ief_iterations, dropout=head_dropout)
+        self.head = IEFRegressor(
+            in_features,
+            mean_parameters(hand_model),
+            hidden=head_hidden,
+            iterations=ief_iterations,
+            dropout=head_dropout,
+        )
         self.init_kwargs: dict[str, Any] = dict(
-            variant=self.variant, input_size=self.input_size, feature_fusion=self.feature_fusion,
-            ief_iterations=int(ief_iterations), head_hidden=int(head_hidden), head_dropout=float(head_dropout),
+            variant=self.variant,
+            input_size=self.input_size,
+            feature_fusion=self.feature_fusion,
+            ief_iterations=int(ief_iterations),
+            head_hidden=int(head_hidden),
+            head_dropout=float(head_dropout),
             drop_path_rate=float(drop_path_rate),
         )
         # The hand model's arrays come from its own file: keep them out of checkpoints (see the module docstring).
@@ -173,12 +184,20 @@ class HandMeshNet(nn.Module):
             vertices = out.vertices - root
             cam = torch.cat([cam_state[:, :1].exp(), cam_state[:, 1:]], dim=1)  # (B, 3) = (s, tx, ty)
             joints2d = weak_perspective_project(joints, cam)
-        return HandMeshOutput(rotmats=rotmats, betas=betas.reshape(B, NUM_BETAS), cam=cam, vertices=vertices,
-                              joints=joints, joints2d=joints2d)
+        return HandMeshOutput(
+            rotmats=rotmats,
+            betas=betas.reshape(B, NUM_BETAS),
+            cam=cam,
+            vertices=vertices,
+            joints=joints,
+            joints2d=joints2d,
+        )
 
     def extra_repr(self) -> str:
-        return (f"variant={self.variant!r}, input_size={self.input_size}, hand_model={self.hand_model_name!r}, "
-                f"feature_fusion={self.feature_fusion}")
+        return (
+            f"variant={self.variant!r}, input_size={self.input_size}, hand_model={self.hand_model_name!r}, "
+            f"feature_fusion={self.feature_fusion}"
+        )
 
 
 class _autocast_off:

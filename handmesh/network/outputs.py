@@ -25,16 +25,27 @@ class NetworkOutput:
 
 
 NETWORK_OUTPUTS: tuple[NetworkOutput, ...] = (
-    NetworkOutput("rotmats", ("B", 16, 3, 3), "absolute joint rotations: index 0 the global orientation, then "
-                  "MANO's finger order (index, middle, pinky, ring, thumb)"),
+    NetworkOutput(
+        "rotmats",
+        ("B", 16, 3, 3),
+        "absolute joint rotations: index 0 the global orientation, then "
+        "MANO's finger order (index, middle, pinky, ring, thumb)",
+    ),
     NetworkOutput("betas", ("B", 10), "shape coefficients"),
-    NetworkOutput("cam", ("B", 3), "weak-perspective crop camera (s, tx, ty): uv_norm = s * (xy + (tx, ty)), "
-                  "s > 0 in 1/metres, tx, ty in metres"),
+    NetworkOutput(
+        "cam",
+        ("B", 3),
+        "weak-perspective crop camera (s, tx, ty): uv_norm = s * (xy + (tx, ty)), s > 0 in 1/metres, tx, ty in metres",
+    ),
     NetworkOutput("vertices", ("B", "V", 3), "mesh, root-relative (wrist keypoint at the origin), metres"),
-    NetworkOutput("joints", ("B", 21, 3), "keypoints in FreiHAND/OpenPose order, root-relative (joints[:, 0] == 0), "
-                  "metres"),
-    NetworkOutput("joints2d", ("B", 21, 2), "keypoints projected into the crop, normalized coordinates "
-                  "(uv_px - S/2) / (S/2) (-1 and 1 are the crop edges)"),
+    NetworkOutput(
+        "joints", ("B", 21, 3), "keypoints in FreiHAND/OpenPose order, root-relative (joints[:, 0] == 0), metres"
+    ),
+    NetworkOutput(
+        "joints2d",
+        ("B", 21, 2),
+        "keypoints projected into the crop, normalized coordinates (uv_px - S/2) / (S/2) (-1 and 1 are the crop edges)",
+    ),
 )
 
 OUTPUT_NAMES: tuple[str, ...] = tuple(o.name for o in NETWORK_OUTPUTS)

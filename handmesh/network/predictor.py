@@ -22,8 +22,9 @@ from handmesh.network.model import HandMeshNet
 __all__ = ["NetworkPredictor", "check_torch_device", "place_in_camera", "resolve_device"]
 
 
-def place_in_camera(joints: torch.Tensor, verts: torch.Tensor, joints2d: torch.Tensor, K: torch.Tensor,
-                    input_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def place_in_camera(
+    joints: torch.Tensor, verts: torch.Tensor, joints2d: torch.Tensor, K: torch.Tensor, input_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Root-relative predictions -> camera frame: the least-squares translation that projects ``joints`` with the
     crops' ``K (B, 3, 3)`` onto ``joints2d (B, 21, 2)`` (normalized crop coordinates of a side-``input_size`` crop).
 

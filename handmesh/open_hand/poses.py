@@ -123,8 +123,15 @@ def named_poses(surface: HandSurface) -> dict[str, np.ndarray]:
                 "thumb": (0.80, 0.25, 0.30),
             }
         ),
-        _per_joint({"index": (-0.12, 0, 0), "middle": (0.05, 0, 0), "ring": (0.18, 0, 0), "pinky": (0.35, 0, 0),
-                    "thumb": (-0.40, 0, 0)}),
+        _per_joint(
+            {
+                "index": (-0.12, 0, 0),
+                "middle": (0.05, 0, 0),
+                "ring": (0.18, 0, 0),
+                "pinky": (0.35, 0, 0),
+                "thumb": (-0.40, 0, 0),
+            }
+        ),
         thumb_palmar=0.0,
         thumb_roll=0.0,
     )
@@ -139,8 +146,15 @@ def named_poses(surface: HandSurface) -> dict[str, np.ndarray]:
                 "thumb": (0.80, 0.25, 0.30),
             }
         ),
-        _per_joint({"index": (-0.05, 0, 0), "middle": (0.05, 0, 0), "ring": (0.18, 0, 0), "pinky": (0.35, 0, 0),
-                    "thumb": (-0.40, 0, 0)}),
+        _per_joint(
+            {
+                "index": (-0.05, 0, 0),
+                "middle": (0.05, 0, 0),
+                "ring": (0.18, 0, 0),
+                "pinky": (0.35, 0, 0),
+                "thumb": (-0.40, 0, 0),
+            }
+        ),
     )
     open_ = compose_pose(
         axes,
@@ -153,8 +167,15 @@ def named_poses(surface: HandSurface) -> dict[str, np.ndarray]:
                 "thumb": (-0.10, -0.05, 0.0),
             }
         ),
-        _per_joint({"index": (0.22, 0, 0), "middle": (0.04, 0, 0), "ring": (-0.14, 0, 0), "pinky": (-0.30, 0, 0),
-                    "thumb": (0.25, 0, 0)}),
+        _per_joint(
+            {
+                "index": (0.22, 0, 0),
+                "middle": (0.04, 0, 0),
+                "ring": (-0.14, 0, 0),
+                "pinky": (-0.30, 0, 0),
+                "thumb": (0.25, 0, 0),
+            }
+        ),
     )
     return {"flat": np.zeros(45), "relaxed": relaxed, "fist": fist, "point": point, "open": open_}
 
@@ -192,7 +213,10 @@ def sample_poses(surface: HandSurface, n: int = PCA_SAMPLES, seed: int = PCA_SEE
         flex[t3 - 1] = 0.8 * thumb + rng.normal(0.0, 0.15)
         abduct[t1 - 1] = rng.normal(0.1, 0.15)
         out[i] = compose_pose(
-            axes, flex, abduct, thumb_palmar=0.2 + 0.6 * thumb + rng.normal(0.0, 0.1),
+            axes,
+            flex,
+            abduct,
+            thumb_palmar=0.2 + 0.6 * thumb + rng.normal(0.0, 0.1),
             thumb_roll=0.6 * thumb + rng.normal(0.0, 0.1),
         )
     return out
@@ -231,4 +255,3 @@ def pose_components(samples: np.ndarray, mean: np.ndarray) -> np.ndarray:
         if np.linalg.norm(v) > 0.1:
             comps.append(v / np.linalg.norm(v))
     return np.array(comps)
-

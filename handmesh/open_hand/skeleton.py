@@ -143,9 +143,7 @@ class Skeleton:
         return np.concatenate([self.joints[list(ids)], self.tips[DIGITS.index(digit)][None]], axis=0)
 
 
-def build_skeleton(
-    specs: dict[str, DigitSpec] | None = None, wrist: tuple[float, float, float] = WRIST
-) -> Skeleton:
+def build_skeleton(specs: dict[str, DigitSpec] | None = None, wrist: tuple[float, float, float] = WRIST) -> Skeleton:
     """Place the 16 joints and the 5 digit tips from the design numbers.
 
     Args:

@@ -118,6 +118,7 @@ def digit_coordinates(surface: HandSurface, vertices: np.ndarray) -> DigitCoordi
     # to them (else a speck of a digit's share on far-away palm skin would go to its distal joint).
     near = smooth_step((0.010 - dist) / 0.005)  # 1 within 5 mm of the digit's skin, 0 beyond 15 mm
     steps[:, :, 1:] *= near[:, :, None]
+
     def kernel(reach: float) -> np.ndarray:
         excess = np.minimum((dist - dist.min(axis=1, keepdims=True)) / reach, 1.0)
         k = (1.0 - excess) ** 3

@@ -112,8 +112,10 @@ def check_frame(frame: Any) -> np.ndarray:
     rgb = as_rgb_uint8(frame, name="frame")
     h, w = rgb.shape[:2]
     if max(h, w) > MAX_FRAME_SIDE:
-        raise DataError(f"frame: {w}x{h} pixels exceeds {MAX_FRAME_SIDE} on a side (OpenCV's limit); downscale it "
-                        "first (and scale K with it)")  # fmt: skip
+        raise DataError(
+            f"frame: {w}x{h} pixels exceeds {MAX_FRAME_SIDE} on a side (OpenCV's limit); downscale it "
+            "first (and scale K with it)"
+        )
     return rgb
 
 
@@ -146,8 +148,10 @@ def check_intrinsics(K: Any, width: int, height: int) -> np.ndarray:
     if not np.all(np.isfinite(k)) or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise DataError(f"K: expected finite entries and positive focal lengths fx, fy, got {k.tolist()}")
     if max(abs(k[1, 0]), abs(k[2, 0]), abs(k[2, 1])) > 1e-6 * k[0, 0] or abs(k[2, 2] - 1.0) > 1e-6:
-        raise DataError(f"K: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]] (pixels), got {k.tolist()}; a "
-                        "transposed K has cx, cy in its bottom row")  # fmt: skip
+        raise DataError(
+            f"K: expected [[fx, s, cx], [0, fy, cy], [0, 0, 1]] (pixels), got {k.tolist()}; a "
+            "transposed K has cx, cy in its bottom row"
+        )
     if abs(k[0, 1]) > 0.1 * k[0, 0]:
         raise DataError(f"K: skew {k[0, 1]:g} is more than 10 % of fx = {k[0, 0]:g}; no camera has that, check K")
     return k
@@ -252,9 +256,14 @@ class HandEstimator:
 
             # A track the detector does not find again is dropped at once when it runs on every frame: following it
             # on anything else is how ghosts (a second, stale hand beside the real one) appear.
-            self._tracker = HandTracker(detector, max_hands=self.max_hands, redetect_every=redetect_every,
-                                        expand=self.expand, box_expand=self.box_expand,
-                                        max_missed_detections=0 if redetect_every == 1 else 1)  # fmt: skip
+            self._tracker = HandTracker(
+                detector,
+                max_hands=self.max_hands,
+                redetect_every=redetect_every,
+                expand=self.expand,
+                box_expand=self.box_expand,
+                max_missed_detections=0 if redetect_every == 1 else 1,
+            )
         self._filters: dict[int, tuple[Handedness, Any]] = {}
         # submit()/collect(): detection runs on one worker thread, in submission order; the tracker is shared with
         # the caller's thread (a broken prediction drops its track), hence the lock.
@@ -349,14 +358,18 @@ class HandEstimator:
 
     def _prepare(self, frame: Any, K: Any, timestamp_ms: Any) -> PendingFrame:
         if self._closed:
-            raise ConfigError("this HandEstimator was closed (its detector is released); load a new one with "
-                              "handmesh.load()")  # fmt: skip
+            raise ConfigError(
+                "this HandEstimator was closed (its detector is released); load a new one with handmesh.load()"
+            )
         rgb = check_frame(frame)
         h, w = rgb.shape[:2]
         K = check_intrinsics(K, w, h)
         if timestamp_ms is not None:
-            if isinstance(timestamp_ms, bool) or not isinstance(timestamp_ms, (int, float, np.integer, np.floating)) \
-                    or not np.isfinite(timestamp_ms):  # fmt: skip
+            if (
+                isinstance(timestamp_ms, bool)
+                or not isinstance(timestamp_ms, (int, float, np.integer, np.floating))
+                or not np.isfinite(timestamp_ms)
+            ):
                 raise DataError(f"timestamp_ms: expected a finite number of milliseconds, got {timestamp_ms!r:.40}")
             timestamp_ms = int(timestamp_ms)
         elif self.mode == "video":
@@ -396,18 +409,37 @@ class HandEstimator:
         if self._tracker is not None:
             with self._track_lock:
                 tracked = self._tracker.step(frame, timestamp_ms)[: self.max_hands]
-            return [_Target(t.box, t.handedness, t.score, t.track_id, t.keypoints2d if t.detected else None,
-                            t.keypoints3d if t.detected else None) for t in tracked]  # fmt: skip
+            return [
+                _Target(
+                    t.box,
+                    t.handedness,
+                    t.score,
+                    t.track_id,
+                    t.keypoints2d if t.detected else None,
+                    t.keypoints3d if t.detected else None,
+                )
+                for t in tracked
+            ]
         from handmesh.tracking.tracker import drop_contained
 
         detections = sorted(self.detector.detect(frame, timestamp_ms), key=lambda d: -d.score)
         boxes = [crop_box_from_detection(d, self.expand, self.box_expand) for d in detections]
         keep = drop_contained(boxes)[: self.max_hands]
-        return [_Target(boxes[j], detections[j].handedness, detections[j].score, None, detections[j].keypoints2d,
-                        detections[j].keypoints3d) for j in keep]  # fmt: skip
+        return [
+            _Target(
+                boxes[j],
+                detections[j].handedness,
+                detections[j].score,
+                None,
+                detections[j].keypoints2d,
+                detections[j].keypoints3d,
+            )
+            for j in keep
+        ]
 
-    def _unpack(self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target],
-                K: np.ndarray) -> list[_Estimate]:  # fmt: skip
+    def _unpack(
+        self, pred: Prediction, crops: Sequence[HandCrop], targets: Sequence[_Target], K: np.ndarray
+    ) -> list[_Estimate]:
         """The network's hands in the real camera frame: un-mirrored, placed by the camera solve. A broken
         prediction (NaN/Inf) is no hand; its track is dropped and the next frame re-detects."""
         from handmesh.geometry.camera_solve import translation_from_crop
@@ -437,12 +469,23 @@ class HandEstimator:
             estimates.append(_Estimate(target, crop, R, betas[i], t, joints, verts, uv_crop[i]))
         return estimates
 
-    def _refine(self, estimates: list[_Estimate], K: np.ndarray, size: tuple[int, int],
-                timestamp_ms: int | None) -> None:  # fmt: skip
+    def _refine(
+        self, estimates: list[_Estimate], K: np.ndarray, size: tuple[int, int], timestamp_ms: int | None
+    ) -> None:
         """Run the refiner on every hand at once and keep its outputs on the estimates."""
         assert self.refiner is not None
-        inputs = [RefineInput(e.target.handedness, e.rotmats, e.betas, e.translation, e.target.landmarks2d,
-                              e.target.landmarks3d, e.target.track_id) for e in estimates]  # fmt: skip
+        inputs = [
+            RefineInput(
+                e.target.handedness,
+                e.rotmats,
+                e.betas,
+                e.translation,
+                e.target.landmarks2d,
+                e.target.landmarks3d,
+                e.target.track_id,
+            )
+            for e in estimates
+        ]
         for e, out in zip(estimates, self.refiner.refine(inputs, K, size, timestamp_ms)):
             e.fit = out
 
@@ -462,8 +505,11 @@ class HandEstimator:
                 seen.add(target.track_id)
                 smooth = self._filter(target.track_id, side)(
                     None if timestamp_ms is None else timestamp_ms / 1000.0,
-                    global_orient=R[0], hand_pose=R[1:], betas=shape, translation=t,
-                )  # fmt: skip
+                    global_orient=R[0],
+                    hand_pose=R[1:],
+                    betas=shape,
+                    translation=t,
+                )
                 R = np.concatenate([smooth["global_orient"][None], smooth["hand_pose"]])
                 shape, t = smooth["betas"], smooth["translation"]
                 repose = True
@@ -495,9 +541,19 @@ class HandEstimator:
             self._drop_filters(seen)
         return hands
 
-    def _hand(self, side: Handedness, target: _Target, crop: HandCrop, R: np.ndarray, betas: np.ndarray,
-              vertices: np.ndarray, joints: np.ndarray, joints2d: np.ndarray, t: np.ndarray,
-              K: np.ndarray) -> Hand:  # fmt: skip
+    def _hand(
+        self,
+        side: Handedness,
+        target: _Target,
+        crop: HandCrop,
+        R: np.ndarray,
+        betas: np.ndarray,
+        vertices: np.ndarray,
+        joints: np.ndarray,
+        joints2d: np.ndarray,
+        t: np.ndarray,
+        K: np.ndarray,
+    ) -> Hand:
         import cv2
 
         self._model(side)
@@ -507,12 +563,23 @@ class HandEstimator:
         box = box_from_keypoints(joints2d, finite) if finite.any() else crop.box.copy()
         f32 = np.float32
         return Hand(
-            handedness=side, score=float(target.score), box=box, crop_box=crop.box.copy(),
-            vertices=vertices.astype(f32), joints=joints.astype(f32), joints2d=joints2d.astype(f32),
-            global_orient=aa[0].astype(f32), hand_pose=(aa[1:] - self._hands_mean[side]).reshape(45).astype(f32),
-            betas=np.asarray(betas, f32).reshape(-1), rotmats=R.astype(f32), translation=np.asarray(t, f32),
-            K=K.copy(), faces=self._faces[side], hand_model=self.hand_model, track_id=target.track_id,
-        )  # fmt: skip
+            handedness=side,
+            score=float(target.score),
+            box=box,
+            crop_box=crop.box.copy(),
+            vertices=vertices.astype(f32),
+            joints=joints.astype(f32),
+            joints2d=joints2d.astype(f32),
+            global_orient=aa[0].astype(f32),
+            hand_pose=(aa[1:] - self._hands_mean[side]).reshape(45).astype(f32),
+            betas=np.asarray(betas, f32).reshape(-1),
+            rotmats=R.astype(f32),
+            translation=np.asarray(t, f32),
+            K=K.copy(),
+            faces=self._faces[side],
+            hand_model=self.hand_model,
+            track_id=target.track_id,
+        )
 
     def _pose(self, side: str, R: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Root-relative ``(V, 3)`` vertices and ``(21, 3)`` joints of the ``side`` model posed with absolute
@@ -558,8 +625,16 @@ class HandEstimator:
             del self._filters[tid]
 
     # ----------------------------------------------------------------------------------------------- drawing
-    def render(self, frame: Any, hands: Sequence[Hand], *, mesh: bool = True, skeleton: bool = False,
-               alpha: float = 0.8, inplace: bool = False) -> np.ndarray:  # fmt: skip
+    def render(
+        self,
+        frame: Any,
+        hands: Sequence[Hand],
+        *,
+        mesh: bool = True,
+        skeleton: bool = False,
+        alpha: float = 0.8,
+        inplace: bool = False,
+    ) -> np.ndarray:
         """Draw hands onto a frame (times the ``render`` stage).
 
         Args:
@@ -623,8 +698,10 @@ class HandEstimator:
         net = getattr(self.network, "describe", None)
         net_text = net() if callable(net) else type(self.network).__name__
         refine = "none" if self.refiner is None else type(self.refiner).__name__
-        return (f"network: {net_text}; hand model: {self.hand_model}; mode: {self.mode}; max hands: {self.max_hands}; "
-                f"detector: {type(self.detector).__name__}; refine: {refine}")  # fmt: skip
+        return (
+            f"network: {net_text}; hand model: {self.hand_model}; mode: {self.mode}; max hands: {self.max_hands}; "
+            f"detector: {type(self.detector).__name__}; refine: {refine}"
+        )
 
 
 __all__ = ["HandEstimator", "MAX_FRAME_SIDE", "PendingFrame", "check_frame", "check_intrinsics"]

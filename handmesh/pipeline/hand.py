@@ -107,5 +107,7 @@ class Hand:
 
     def __repr__(self) -> str:
         c = self.joints[0]
-        return (f"Hand({self.handedness}, score={self.score:.2f}, wrist=({c[0]:+.3f}, {c[1]:+.3f}, {c[2]:.3f}) m, "
-                f"box={np.round(self.box, 1).tolist()}, track_id={self.track_id}, refined={self.refined})")  # fmt: skip
+        return (
+            f"Hand({self.handedness}, score={self.score:.2f}, wrist=({c[0]:+.3f}, {c[1]:+.3f}, {c[2]:.3f}) m, "
+            f"box={np.round(self.box, 1).tolist()}, track_id={self.track_id}, refined={self.refined})"
+        )

@@ -70,8 +70,9 @@ class RefineOutput(Protocol):
 class HandRefiner(Protocol):
     """Anything that refines the network's hands against the detector's evidence."""
 
-    def refine(self, hands: Sequence[RefineInput], K: np.ndarray, image_size: tuple[int, int],
-               timestamp_ms: int | None = None) -> list[RefineOutput]:  # fmt: skip
+    def refine(
+        self, hands: Sequence[RefineInput], K: np.ndarray, image_size: tuple[int, int], timestamp_ms: int | None = None
+    ) -> list[RefineOutput]:
         """Refine B hands of one frame.
 
         Args:

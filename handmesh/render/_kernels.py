@@ -254,8 +254,24 @@ def rasterize_faces(verts, faces, fx, fy, cx, cy, near, cull, zbuf, fid, bary): 
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath=True)
-def shade(fid, bary, faces, normals, face_color, fx, fy, cx, cy, light_dir, light_color, ambient, diffuse,
-          specular, shininess, out):  # pragma: no cover - numba
+def shade(
+    fid,
+    bary,
+    faces,
+    normals,
+    face_color,
+    fx,
+    fy,
+    cx,
+    cy,
+    light_dir,
+    light_color,
+    ambient,
+    diffuse,
+    specular,
+    shininess,
+    out,
+):  # pragma: no cover - numba
     """Blinn-Phong shading of every covered window pixel into ``out (h, w, 3)`` float32 RGB 0-1.
 
     ``cx, cy`` are window-relative. Normals are interpolated with the perspective-correct barycentrics and
@@ -328,8 +344,9 @@ def composite(frame, x0, y0, fid, shaded, alpha, antialias):  # pragma: no cover
                         edge = True
                     elif fid[y, x - 1] < 0 or fid[y, x + 1] < 0 or fid[y - 1, x] < 0 or fid[y + 1, x] < 0:
                         edge = True
-                    elif fid[y - 1, x - 1] < 0 or fid[y - 1, x + 1] < 0 or fid[y + 1, x - 1] < 0 or \
-                            fid[y + 1, x + 1] < 0:
+                    elif (
+                        fid[y - 1, x - 1] < 0 or fid[y - 1, x + 1] < 0 or fid[y + 1, x - 1] < 0 or fid[y + 1, x + 1] < 0
+                    ):
                         edge = True
                 else:
                     edge = True
@@ -365,5 +382,6 @@ def composite(frame, x0, y0, fid, shaded, alpha, antialias):  # pragma: no cover
                 continue
             a = alpha * cov / 16.0
             for c in range(3):
-                frame[y0 + y, x0 + x, c] = np.uint8(frame[y0 + y, x0 + x, c] * (1.0 - a) + 255.0 * a * shaded[y, x, c]
-                                                    + 0.5)
+                frame[y0 + y, x0 + x, c] = np.uint8(
+                    frame[y0 + y, x0 + x, c] * (1.0 - a) + 255.0 * a * shaded[y, x, c] + 0.5
+                )

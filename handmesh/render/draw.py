@@ -94,13 +94,27 @@ def draw_skeleton(
     colors = KEYPOINT_COLORS if color is None else np.tile(np.asarray(color, np.uint8), (21, 1))
     for p, k in HAND_BONES:
         if show[p] and show[k]:
-            cv2.line(out, _fixed(pts[p]), _fixed(pts[k]), tuple(int(c) for c in colors[k]), int(thickness),
-                     cv2.LINE_AA, _SHIFT)
+            cv2.line(
+                out,
+                _fixed(pts[p]),
+                _fixed(pts[k]),
+                tuple(int(c) for c in colors[k]),
+                int(thickness),
+                cv2.LINE_AA,
+                _SHIFT,
+            )
     if radius > 0:
         for k in range(21):
             if show[k]:
-                cv2.circle(out, _fixed(pts[k]), int(radius) << _SHIFT, tuple(int(c) for c in colors[k]), -1,
-                           cv2.LINE_AA, _SHIFT)
+                cv2.circle(
+                    out,
+                    _fixed(pts[k]),
+                    int(radius) << _SHIFT,
+                    tuple(int(c) for c in colors[k]),
+                    -1,
+                    cv2.LINE_AA,
+                    _SHIFT,
+                )
     return out
 
 
@@ -140,7 +154,8 @@ def draw_wireframe(
     if not len(scene.faces):
         return out
     keep = np.all(scene.vertices[scene.faces, 2] > near, axis=1) & np.all(
-        np.isfinite(scene.vertices[scene.faces]), axis=(1, 2))
+        np.isfinite(scene.vertices[scene.faces]), axis=(1, 2)
+    )
     if visible_only:
         frags = rasterize(scene.vertices, scene.faces, K, (h, w), near=near)
         seen = np.bincount(frags.face_id.ravel() + 1, minlength=len(scene.faces) + 1)[1:] > 0

@@ -49,11 +49,13 @@ class Mesh:
         if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
             raise ValueError(f"Mesh.vertices must have shape (V, 3), got {self.vertices.shape}")
         if self.faces.ndim != 2 or self.faces.shape[1] != 3 or not np.issubdtype(self.faces.dtype, np.integer):
-            raise ValueError(f"Mesh.faces must be an integer array of shape (F, 3), got {self.faces.dtype} "
-                             f"{self.faces.shape}")
+            raise ValueError(
+                f"Mesh.faces must be an integer array of shape (F, 3), got {self.faces.dtype} {self.faces.shape}"
+            )
         if self.faces.size and (self.faces.min() < 0 or self.faces.max() >= len(self.vertices)):
-            raise ValueError(f"Mesh.faces index vertices 0..{len(self.vertices) - 1}, found "
-                             f"{self.faces.min()}..{self.faces.max()}")
+            raise ValueError(
+                f"Mesh.faces index vertices 0..{len(self.vertices) - 1}, found {self.faces.min()}..{self.faces.max()}"
+            )
         self.faces = self.faces.astype(np.int32, copy=False)
         color = np.asarray(self.color, dtype=np.float32)
         if color.shape != (3,):

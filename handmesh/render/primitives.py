@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def box(size: tuple[float, float, float] = (1.0, 1.0, 1.0),
-        center: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+def box(
+    size: tuple[float, float, float] = (1.0, 1.0, 1.0), center: tuple[float, float, float] = (0.0, 0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray]:
     """An axis-aligned box.
 
     Args:
@@ -25,9 +26,12 @@ def box(size: tuple[float, float, float] = (1.0, 1.0, 1.0),
     return verts.astype(np.float32), np.array(faces, np.int32)
 
 
-def ellipsoid(radii: tuple[float, float, float] = (1.0, 1.0, 1.0),
-              center: tuple[float, float, float] = (0.0, 0.0, 0.0),
-              rings: int = 25, segments: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def ellipsoid(
+    radii: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    center: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    rings: int = 25,
+    segments: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
     """A UV ellipsoid (latitude/longitude grid with a vertex at each pole).
 
     The defaults give 770 vertices and 1,536 faces, close to a hand mesh (778 and 1,538-1,552).

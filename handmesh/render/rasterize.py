@@ -94,8 +94,9 @@ def pack_meshes(meshes: Mesh | Sequence[Mesh]) -> PackedScene:
         owner.append(np.full(len(f), k, np.int16))
         offset += len(m.vertices)
     if not verts:
-        return PackedScene(np.zeros((0, 3)), np.zeros((0, 3), np.int32), np.zeros((0, 3), np.float32),
-                           np.zeros(0, np.int16))
+        return PackedScene(
+            np.zeros((0, 3)), np.zeros((0, 3), np.int32), np.zeros((0, 3), np.float32), np.zeros(0, np.int16)
+        )
     return PackedScene(
         vertices=np.concatenate(verts).astype(np.float64),
         faces=np.ascontiguousarray(np.concatenate(faces), dtype=np.int32),
@@ -225,6 +226,5 @@ def rasterize_window(
         zbuf.fill(np.inf)
         fid.fill(-1)
     if ww and wh:
-        _kernels.rasterize_faces(v, f, fx, fy, cx - x0, cy - y0, float(near), bool(cull_backfaces), zbuf, fid,
-                                 bary)
+        _kernels.rasterize_faces(v, f, fx, fy, cx - x0, cy - y0, float(near), bool(cull_backfaces), zbuf, fid, bary)
     return Fragments(window=(x0, y0, x0 + ww, y0 + wh), size=(h, w), face_id=fid, depth=zbuf, bary=bary)

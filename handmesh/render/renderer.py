@@ -44,9 +44,24 @@ def _shade_window(frags: Fragments, scene, K: np.ndarray, light: Light) -> np.nd
     x0, y0, _, _ = frags.window
     normals = _kernels.vertex_normals(scene.vertices, scene.faces)
     shaded = SCRATCH.get("shaded", frags.face_id.shape + (3,), np.float32)
-    _kernels.shade(frags.face_id, frags.bary, scene.faces, normals, scene.face_color, K[0, 0], K[1, 1],
-                   K[0, 2] - x0, K[1, 2] - y0, light.unit_direction(), light.color, float(light.ambient),
-                   float(light.diffuse), float(light.specular), float(light.shininess), shaded)
+    _kernels.shade(
+        frags.face_id,
+        frags.bary,
+        scene.faces,
+        normals,
+        scene.face_color,
+        K[0, 0],
+        K[1, 1],
+        K[0, 2] - x0,
+        K[1, 2] - y0,
+        light.unit_direction(),
+        light.color,
+        float(light.ambient),
+        float(light.diffuse),
+        float(light.specular),
+        float(light.shininess),
+        shaded,
+    )
     return shaded
 
 
@@ -89,8 +104,16 @@ def render(
         if rgb.shape != (h, w, 3):
             raise ValueError(f"background must be (H, W, 3) = {(h, w, 3)} uint8 RGB, got {rgb.shape}")
     scene = pack_meshes(meshes)
-    frags = rasterize_window(scene.vertices, scene.faces, K, (h, w), near=near, cull_backfaces=cull_backfaces,
-                             margin=1 if antialias else 0, scratch=SCRATCH)
+    frags = rasterize_window(
+        scene.vertices,
+        scene.faces,
+        K,
+        (h, w),
+        near=near,
+        cull_backfaces=cull_backfaces,
+        margin=1 if antialias else 0,
+        scratch=SCRATCH,
+    )
     if frags.face_id.size:
         shaded = _shade_window(frags, scene, K, light)
         x0, y0, _, _ = frags.window
@@ -154,8 +177,16 @@ def overlay(
         out = frame.copy()
     K, h, w = check_camera(K, frame.shape[:2])
     scene = pack_meshes(meshes)
-    frags = rasterize_window(scene.vertices, scene.faces, K, (h, w), near=near, cull_backfaces=cull_backfaces,
-                             margin=1 if antialias else 0, scratch=SCRATCH)
+    frags = rasterize_window(
+        scene.vertices,
+        scene.faces,
+        K,
+        (h, w),
+        near=near,
+        cull_backfaces=cull_backfaces,
+        margin=1 if antialias else 0,
+        scratch=SCRATCH,
+    )
     if frags.face_id.size and alpha > 0:
         shaded = _shade_window(frags, scene, K, light or Light())
         x0, y0, _, _ = frags.window

@@ -84,8 +84,15 @@ class Runtime:
 
     backend: str = ""
 
-    def __init__(self, metadata: ArtefactMetadata, source: str | Path, *, artefact: str | Path | None = None,
-                 device: str = "cpu", resize: bool = False) -> None:
+    def __init__(
+        self,
+        metadata: ArtefactMetadata,
+        source: str | Path,
+        *,
+        artefact: str | Path | None = None,
+        device: str = "cpu",
+        resize: bool = False,
+    ) -> None:
         self.metadata = metadata
         self.source = Path(source)
         self.artefact = Path(artefact) if artefact is not None else self.source
@@ -175,14 +182,19 @@ class Runtime:
         if len(shape) == 3 and shape[0] == 3:
             crops, shape = crops[None], (1, *shape)
         if len(shape) != 4 or shape[1] != 3:
-            raise ConfigError(f"crops: expected normalized float crops of shape (B, 3, S, S) with S = "
-                              f"{self.input_size}, got {shape} (uint8 (B, S, S, 3) images go through "
-                              "runtime.normalize first)")
-        is_float = crops.is_floating_point() if hasattr(crops, "is_floating_point") else \
-            np.asarray(crops).dtype.kind == "f"
+            raise ConfigError(
+                f"crops: expected normalized float crops of shape (B, 3, S, S) with S = "
+                f"{self.input_size}, got {shape} (uint8 (B, S, S, 3) images go through "
+                "runtime.normalize first)"
+            )
+        is_float = (
+            crops.is_floating_point() if hasattr(crops, "is_floating_point") else np.asarray(crops).dtype.kind == "f"
+        )
         if not is_float:
-            raise ConfigError(f"crops: expected float32 normalized crops, got dtype {crops.dtype} (uint8 images go "
-                              "through runtime.normalize first)")
+            raise ConfigError(
+                f"crops: expected float32 normalized crops, got dtype {crops.dtype} (uint8 images go "
+                "through runtime.normalize first)"
+            )
         S = self.input_size
         if shape[2:] != (S, S):
             if shape[2] != shape[3]:
@@ -218,11 +230,14 @@ class Runtime:
             return RuntimeOutput.from_arrays(self._run(x))
         parts = []
         for start in range(0, B, n):
-            chunk = x[start:start + n]
+            chunk = x[start : start + n]
             k = int(chunk.shape[0])
             if k < n:  # pad with copies of the last crop; their outputs are dropped
-                pad = chunk[-1:].repeat(n - k, 1, 1, 1) if hasattr(chunk, "detach") else \
-                    np.repeat(chunk[-1:], n - k, axis=0)
+                pad = (
+                    chunk[-1:].repeat(n - k, 1, 1, 1)
+                    if hasattr(chunk, "detach")
+                    else np.repeat(chunk[-1:], n - k, axis=0)
+                )
                 chunk = _cat([chunk, pad])
             parts.append(RuntimeOutput.from_arrays(self._run(chunk))[:k])
         return RuntimeOutput.concatenate(parts)

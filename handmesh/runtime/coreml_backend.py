@@ -38,13 +38,15 @@ class CoreMLRuntime(Runtime):
     backend = "coreml"
 
     @classmethod
-    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
-             **options: Any) -> CoreMLRuntime:
+    def load(
+        cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None, **options: Any
+    ) -> CoreMLRuntime:
         """What :func:`~handmesh.runtime.load_runtime` calls: a ``.mlpackage`` (Core ML chooses its threads)."""
         return cls(source, device=device, **options)
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "auto", compute_units: str | None = None,
-                 resize: bool = False) -> None:
+    def __init__(
+        self, path: str | os.PathLike, *, device: str = "auto", compute_units: str | None = None, resize: bool = False
+    ) -> None:
         require_predict()
         import coremltools as ct
 
@@ -66,5 +68,5 @@ class CoreMLRuntime(Runtime):
 
     def _run(self, x: Any) -> dict[str, Any]:
         a = self._as_numpy(x)
-        parts = [predict_coreml(self.model, a[i:i + self.max_batch]) for i in range(0, a.shape[0], self.max_batch)]
+        parts = [predict_coreml(self.model, a[i : i + self.max_batch]) for i in range(0, a.shape[0], self.max_batch)]
         return {k: np.concatenate([p[k] for p in parts], axis=0) for k in parts[0]}

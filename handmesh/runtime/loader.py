@@ -75,15 +75,36 @@ class Backend:
 
 
 BACKEND_TABLE: tuple[Backend, ...] = (
-    Backend("torch", "handmesh.runtime.torch_backend:TorchRuntime", runs=("checkpoint", "network"),
-            options=frozenset({"use_ema", "mano_dir", "reparameterize", "half", "channels_last", "compile",
-                               "cuda_graphs", "resize"})),
-    Backend("onnxruntime", "handmesh.runtime.onnx_backend:OnnxRuntime", runs=("onnx",), export_to="onnx",
-            requires=("onnxruntime",), options=frozenset({"providers", "resize", "spin"})),
-    Backend("torchscript", "handmesh.runtime.torchscript_backend:TorchScriptRuntime", runs=("torchscript",),
-            export_to="torchscript"),
-    Backend("coreml", "handmesh.runtime.coreml_backend:CoreMLRuntime", runs=("coreml",), requires=("coremltools",),
-            platform="darwin", options=frozenset({"compute_units", "resize"})),
+    Backend(
+        "torch",
+        "handmesh.runtime.torch_backend:TorchRuntime",
+        runs=("checkpoint", "network"),
+        options=frozenset(
+            {"use_ema", "mano_dir", "reparameterize", "half", "channels_last", "compile", "cuda_graphs", "resize"}
+        ),
+    ),
+    Backend(
+        "onnxruntime",
+        "handmesh.runtime.onnx_backend:OnnxRuntime",
+        runs=("onnx",),
+        export_to="onnx",
+        requires=("onnxruntime",),
+        options=frozenset({"providers", "resize", "spin"}),
+    ),
+    Backend(
+        "torchscript",
+        "handmesh.runtime.torchscript_backend:TorchScriptRuntime",
+        runs=("torchscript",),
+        export_to="torchscript",
+    ),
+    Backend(
+        "coreml",
+        "handmesh.runtime.coreml_backend:CoreMLRuntime",
+        runs=("coreml",),
+        requires=("coremltools",),
+        platform="darwin",
+        options=frozenset({"compute_units", "resize"}),
+    ),
 )
 _BY_NAME = {b.name: b for b in BACKEND_TABLE}
 BACKENDS = tuple(_BY_NAME)
@@ -119,8 +140,15 @@ def _auto_backend(kind: str, device: str, exporter: Exporter | None) -> tuple[st
     return "torch", "auto: PyTorch reparameterized on the CPU (install onnx and onnxruntime for ~2x faster)"
 
 
-def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threads: int | None = None, *,
-                 exporter: Exporter | None = None, **options: Any) -> Runtime:
+def load_runtime(
+    source: Any,
+    backend: str = "auto",
+    device: str = "auto",
+    threads: int | None = None,
+    *,
+    exporter: Exporter | None = None,
+    **options: Any,
+) -> Runtime:
     """Load a model to run crops through.
 
     Args:
@@ -163,14 +191,18 @@ def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threa
     if kind not in spec.kinds():
         runs = " or ".join(repr(b.name) for b in BACKEND_TABLE if kind in b.kinds())
         hint = "" if kind in ("checkpoint", "network") else ", or give the checkpoint it was exported from"
-        raise ConfigError(f"backend {backend!r} cannot run {'this network' if kind == 'network' else source} "
-                          f"({KINDS[kind]}): use backend {runs}{hint}")
+        raise ConfigError(
+            f"backend {backend!r} cannot run {'this network' if kind == 'network' else source} "
+            f"({KINDS[kind]}): use backend {runs}{hint}"
+        )
     exporting = kind == "checkpoint" and "checkpoint" not in spec.runs
     allowed = spec.options | (_EXPORT_OPTIONS if spec.export_to else frozenset())
     unknown = set(options) - allowed
     if unknown:
-        raise ConfigError(f"backend {backend!r} takes no option {', '.join(sorted(map(repr, unknown)))} (it takes: "
-                          f"{', '.join(sorted(allowed))})")
+        raise ConfigError(
+            f"backend {backend!r} takes no option {', '.join(sorted(map(repr, unknown)))} (it takes: "
+            f"{', '.join(sorted(allowed))})"
+        )
     if threads is not None and int(threads) < 1:
         raise ConfigError(f"threads: expected a positive number, got {threads}")
     module, _, name = spec.runtime.partition(":")
@@ -180,41 +212,59 @@ def load_runtime(source: Any, backend: str = "auto", device: str = "auto", threa
     else:
         given = sorted(set(options) & _EXPORT_OPTIONS - spec.options)
         if given:
-            raise ConfigError(f"options {', '.join(given)} apply to exporting a checkpoint, but {source} is an "
-                              "export already")
+            raise ConfigError(
+                f"options {', '.join(given)} apply to exporting a checkpoint, but {source} is an export already"
+            )
         rt = runtime_class.load(source, device=device, threads=threads, origin=None, **options)
     rt.note = reason
     return rt
 
 
-def _open_export(runtime_class: Any, spec: Backend, checkpoint: Any, device: str, threads: int | None,
-                 exporter: Exporter | None, options: dict[str, Any]) -> Runtime:
+def _open_export(
+    runtime_class: Any,
+    spec: Backend,
+    checkpoint: Any,
+    device: str,
+    threads: int | None,
+    exporter: Exporter | None,
+    options: dict[str, Any],
+) -> Runtime:
     """Export the checkpoint with ``exporter`` and open the export; a cached export that fails to load (damaged on
     disk) is made again once."""
     fmt = spec.export_to
     if exporter is None:
-        raise ConfigError(f"backend {spec.name!r} runs {fmt} exports and {checkpoint} is a checkpoint: export it "
-                          f"first (handmesh-export --format {fmt}), or open it with handmesh.api.load_runtime, which "
-                          "exports it once and caches the export")
+        raise ConfigError(
+            f"backend {spec.name!r} runs {fmt} exports and {checkpoint} is a checkpoint: export it "
+            f"first (handmesh-export --format {fmt}), or open it with handmesh.api.load_runtime, which "
+            "exports it once and caches the export"
+        )
     if fmt == "onnx" and not _installed("onnx"):
-        raise BackendUnavailableError("backend 'onnxruntime' from a checkpoint exports it to ONNX first, which needs "
-                                      "the onnx package: pip install 'handmesh[export]'")
+        raise BackendUnavailableError(
+            "backend 'onnxruntime' from a checkpoint exports it to ONNX first, which needs "
+            "the onnx package: pip install 'handmesh[export]'"
+        )
     for package in spec.requires:
         if not _installed(package):
-            raise BackendUnavailableError(f"backend {spec.name!r}: the {package} package is not installed "
-                                          f"(pip install {package})")
+            raise BackendUnavailableError(
+                f"backend {spec.name!r}: the {package} package is not installed (pip install {package})"
+            )
     runtime_options = {k: v for k, v in options.items() if k not in _EXPORT_OPTIONS}
 
     def export() -> Path:
-        return Path(exporter(checkpoint, fmt, fp16=bool(options.get("fp16", False)),
-                             use_ema=bool(options.get("use_ema", True)), mano_dir=options.get("mano_dir"),
-                             root=options.get("cache_dir")))
+        return Path(
+            exporter(
+                checkpoint,
+                fmt,
+                fp16=bool(options.get("fp16", False)),
+                use_ema=bool(options.get("use_ema", True)),
+                mano_dir=options.get("mano_dir"),
+                root=options.get("cache_dir"),
+            )
+        )
 
     artefact = export()
     try:
-        return runtime_class.load(artefact, device=device, threads=threads, origin=Path(checkpoint),
-                                  **runtime_options)
+        return runtime_class.load(artefact, device=device, threads=threads, origin=Path(checkpoint), **runtime_options)
     except CheckpointError:
         artefact.unlink(missing_ok=True)
-        return runtime_class.load(export(), device=device, threads=threads, origin=Path(checkpoint),
-                                  **runtime_options)
+        return runtime_class.load(export(), device=device, threads=threads, origin=Path(checkpoint), **runtime_options)

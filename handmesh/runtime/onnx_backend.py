@@ -62,8 +62,9 @@ def onnx_providers(device: str = "auto") -> list[Any]:
         return [(CUDA, {"device_id": index}), CPU]
     if dev in ("mps", "coreml"):
         if COREML not in available:
-            raise BackendUnavailableError(f"device {device!r}: this onnxruntime build has no Core ML provider "
-                                          f"(available: {', '.join(available)})")
+            raise BackendUnavailableError(
+                f"device {device!r}: this onnxruntime build has no Core ML provider (available: {', '.join(available)})"
+            )
         return [COREML, CPU]
     raise ConfigError(f"device {device!r}: expected auto, cpu, cuda, cuda:N, mps or coreml")
 
@@ -90,8 +91,9 @@ class OnnxRuntime(Runtime):
     backend = "onnxruntime"
 
     @classmethod
-    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
-             **options: Any) -> OnnxRuntime:
+    def load(
+        cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None, **options: Any
+    ) -> OnnxRuntime:
         """What :func:`~handmesh.runtime.load_runtime` calls: an ONNX file (``origin``: the checkpoint it was
         exported from, if any)."""
         return cls(source, device=device, threads=threads, source=origin, **options)
@@ -129,16 +131,24 @@ class OnnxRuntime(Runtime):
             session = ort.InferenceSession(str(path), opts, providers=chosen)
         except Exception as e:  # onnxruntime raises its own exception types for bad files
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise CheckpointError(f"cannot load ONNX model {path}: {first} (corrupt or truncated, or not an ONNX "
-                                  "file)") from e
+            raise CheckpointError(
+                f"cannot load ONNX model {path}: {first} (corrupt or truncated, or not an ONNX file)"
+            ) from e
         meta = ArtefactMetadata.from_json(session.get_modelmeta().custom_metadata_map.get(METADATA_KEY), str(path))
         inputs = [i.name for i in session.get_inputs()]
         outputs = [o.name for o in session.get_outputs()]
         if inputs != [INPUT_NAME] or outputs != list(OUTPUT_NAMES):
-            raise CheckpointError(f"ONNX model {path}: inputs {inputs} and outputs {outputs}, expected [{INPUT_NAME!r}]"
-                                  f" and {list(OUTPUT_NAMES)} (a handmesh export that was edited afterwards?)")
-        super().__init__(meta, source if source is not None else path, artefact=path,
-                         device=session.get_providers()[0], resize=resize)
+            raise CheckpointError(
+                f"ONNX model {path}: inputs {inputs} and outputs {outputs}, expected [{INPUT_NAME!r}]"
+                f" and {list(OUTPUT_NAMES)} (a handmesh export that was edited afterwards?)"
+            )
+        super().__init__(
+            meta,
+            source if source is not None else path,
+            artefact=path,
+            device=session.get_providers()[0],
+            resize=resize,
+        )
         self.session = session
         self.threads = threads
         self.onnxruntime_version = ort.__version__

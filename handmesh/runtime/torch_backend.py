@@ -41,8 +41,9 @@ class TorchRuntime(Runtime):
     backend = "torch"
 
     @classmethod
-    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
-             **options: Any) -> TorchRuntime:
+    def load(
+        cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None, **options: Any
+    ) -> TorchRuntime:
         """What :func:`~handmesh.runtime.load_runtime` calls: a checkpoint, or an in-memory network (copied: the
         runtime fuses and moves its network, so the caller's, perhaps still training, is left alone)."""
         if threads is not None:
@@ -76,8 +77,10 @@ class TorchRuntime(Runtime):
         self.reparameterized = bool(net.inference_mode)
         self.half = dev.type == "cuda" if half is None else bool(half)
         if self.half and dev.type != "cuda":
-            raise ConfigError(f"half=True: float16 inference is for CUDA devices, not {dev.type!r} (CPU float16 is "
-                              "slower than float32)")
+            raise ConfigError(
+                f"half=True: float16 inference is for CUDA devices, not {dev.type!r} (CPU float16 is "
+                "slower than float32)"
+            )
         self.channels_last = dev.type == "cuda" if channels_last is None else bool(channels_last)
         if cuda_graphs and dev.type != "cuda":
             raise ConfigError(f"cuda_graphs=True needs a CUDA device, not {dev.type!r}")

@@ -34,16 +34,23 @@ class TorchScriptRuntime(Runtime):
     backend = "torchscript"
 
     @classmethod
-    def load(cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None,
-             **options: Any) -> TorchScriptRuntime:
+    def load(
+        cls, source: Any, *, device: str = "auto", threads: int | None = None, origin: Any = None, **options: Any
+    ) -> TorchScriptRuntime:
         """What :func:`~handmesh.runtime.load_runtime` calls: a TorchScript file (``origin``: the checkpoint it was
         exported from, if any)."""
         if threads is not None:
             torch.set_num_threads(int(threads))
         return cls(source, device=device, source=origin, **options)
 
-    def __init__(self, path: str | os.PathLike, *, device: str = "auto", source: str | os.PathLike | None = None,
-                 resize: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        device: str = "auto",
+        source: str | os.PathLike | None = None,
+        resize: bool = False,
+    ) -> None:
         module, meta = load_torchscript(path)
         path = Path(path)
         traced_on = str(meta.source.get("traced_on", "cpu"))

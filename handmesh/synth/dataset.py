@@ -80,13 +80,16 @@ class SynthConfig:
     def validate(self) -> None:
         """Raise :class:`~handmesh.errors.ConfigError` naming the first impossible setting."""
         if self.num_train < 0 or self.num_eval < 0:
-            raise ConfigError(f"the number of images must be >= 0, got {self.num_train} training and "
-                              f"{self.num_eval} evaluation annotations")
+            raise ConfigError(
+                f"the number of images must be >= 0, got {self.num_train} training and "
+                f"{self.num_eval} evaluation annotations"
+            )
         if self.num_train + self.num_eval == 0:
             raise ConfigError("nothing to generate: both the training and the evaluation counts are 0")
         if not 1 <= self.versions <= MAX_VERSIONS:
-            raise ConfigError(f"versions must be 1..{MAX_VERSIONS} (FreiHAND has 4 image versions), got "
-                              f"{self.versions}")
+            raise ConfigError(
+                f"versions must be 1..{MAX_VERSIONS} (FreiHAND has 4 image versions), got {self.versions}"
+            )
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
         if not 32 <= self.image_size <= 4096:
@@ -200,8 +203,11 @@ def chunk_files(out: Path, cfg: SynthConfig, split: str, chunk: int) -> list[Pat
     start = chunk * cfg.chunk_size
     stop = min(start + cfg.chunk_size, cfg.count(split))
     n_versions = cfg.versions if split == "training" else 1
-    files = [out / split / "rgb" / f"{i + cfg.count(split) * k:08d}.jpg" for i in range(start, stop)
-             for k in range(n_versions)]  # fmt: skip
+    files = [
+        out / split / "rgb" / f"{i + cfg.count(split) * k:08d}.jpg"
+        for i in range(start, stop)
+        for k in range(n_versions)
+    ]
     if split == "training" and cfg.masks:
         files += [out / split / "mask" / f"{i:08d}.jpg" for i in range(start, stop)]
     return files
@@ -238,8 +244,9 @@ def _run_chunk(task: tuple[str, int]) -> tuple[str, int, int]:
             _write_replace(out / split / "rgb" / f"{image_id:08d}.jpg", _encode_jpeg(rgb, quality))
             written += 1
             if k == 0 and split == "training" and cfg.masks:
-                _write_replace(out / split / "mask" / f"{ann.index:08d}.jpg",
-                               _encode_jpeg(mask.astype(np.uint8) * 255, 95))
+                _write_replace(
+                    out / split / "mask" / f"{ann.index:08d}.jpg", _encode_jpeg(mask.astype(np.uint8) * 255, 95)
+                )
     # Each sample's entries are kept as ready JSON text: the final files are then plain concatenations, and the
     # fixed-point printer is ~15x faster than json.dumps on the 778 x 3 vertices.
     part = {
@@ -259,8 +266,7 @@ def _run_chunk(task: tuple[str, int]) -> tuple[str, int, int]:
 
 def _our_paths(out: Path) -> list[Path]:
     names = [f"{s}_{k}.json" for s in SPLITS for k in ANNOTATION_KEYS] + [CONFIG_FILE, PARTS_DIR]
-    return [out / n for n in names] + [out / "training" / "rgb", out / "training" / "mask",
-                                       out / "evaluation" / "rgb"]
+    return [out / n for n in names] + [out / "training" / "rgb", out / "training" / "mask", out / "evaluation" / "rgb"]
 
 
 def _remove_previous(out: Path) -> None:
@@ -276,9 +282,14 @@ def _remove_previous(out: Path) -> None:
 
 
 def _config_record(cfg: SynthConfig, complete: bool) -> dict:
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "config": asdict(cfg), "complete": complete,
-            "splits": {s: cfg.count(s) for s in SPLITS},
-            "images": {s: cfg.count(s) * (cfg.versions if s == "training" else 1) for s in SPLITS}}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "config": asdict(cfg),
+        "complete": complete,
+        "splits": {s: cfg.count(s) for s in SPLITS},
+        "images": {s: cfg.count(s) * (cfg.versions if s == "training" else 1) for s in SPLITS},
+    }
 
 
 def _read_record(out: Path) -> dict | None:
@@ -375,8 +386,9 @@ def generate_dataset(
         _remove_previous(out)
     elif nonempty:
         hint = "--resume to continue the interrupted run there, or " if (out / CONFIG_FILE).is_file() else ""
-        raise DataError(f"output folder {out} is not empty: pass {hint}--overwrite to replace it, or choose an "
-                        "empty folder")
+        raise DataError(
+            f"output folder {out} is not empty: pass {hint}--overwrite to replace it, or choose an empty folder"
+        )
     for split in SPLITS:
         if config.count(split):
             (out / split / "rgb").mkdir(parents=True, exist_ok=True)
@@ -414,8 +426,9 @@ def generate_dataset(
             import multiprocessing as mp
 
             ctx = mp.get_context("spawn")  # fork after torch/numba threads started is unsafe
-            with ctx.Pool(min(workers, len(todo)), initializer=_init_worker,
-                          initargs=(asdict(config), str(out), True)) as pool:
+            with ctx.Pool(
+                min(workers, len(todo)), initializer=_init_worker, initargs=(asdict(config), str(out), True)
+            ) as pool:
                 for _, _, n in pool.imap_unordered(_run_chunk, todo):
                     done += n
                     bar.update(n)
@@ -424,5 +437,6 @@ def generate_dataset(
         atomic_write_json(out / CONFIG_FILE, _config_record(config, complete=True), indent=1)
     shutil.rmtree(out / PARTS_DIR, ignore_errors=True)
     seconds = time.perf_counter() - t0
-    return SynthReport(out, done, skipped, seconds, done / seconds if seconds > 0 else 0.0,
-                       workers if len(todo) > 1 else 1)
+    return SynthReport(
+        out, done, skipped, seconds, done / seconds if seconds > 0 else 0.0, workers if len(todo) > 1 else 1
+    )

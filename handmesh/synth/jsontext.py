@@ -17,7 +17,7 @@ def _format(values, decimals, out):  # pragma: no cover - numba
     """Write a flat float64 array as ``[[a, b, c], [d, e, f], ...]`` (rows of ``values.shape[1]``) into ``out``;
     return the byte count, or -1 for a non-finite value."""
     n, m = values.shape
-    scale = 10.0 ** decimals
+    scale = 10.0**decimals
     digits = np.empty(24, np.uint8)
     pos = 0
     out[pos] = 91  # [
@@ -89,7 +89,7 @@ def format_rows(values: np.ndarray, decimals: int) -> str:
         raise ValueError(f"format_rows: expected a 2-D array, got shape {v.shape}")
     if not 0 <= decimals <= 9:
         raise ValueError(f"format_rows: decimals must be 0..9, got {decimals}")
-    if np.any(np.abs(v) * 10.0 ** decimals > 2 ** 62):
+    if np.any(np.abs(v) * 10.0**decimals > 2**62):
         raise ValueError("format_rows: values too large for fixed-point printing")
     out = np.empty(4 + v.size * (34 + decimals) + 2 * v.shape[0], np.uint8)
     n = _format(v, decimals, out)

@@ -137,8 +137,14 @@ def curl_pose(frame: HandFrame, curls: np.ndarray, spread: float = 0.0, thumb_sp
     return aa
 
 
-def sample_global_rotation(rng: np.random.Generator, frame: HandFrame, *, tilt_deg: float = 60.0,
-                           roll_deg: float = 55.0, uniform_prob: float = 0.15) -> np.ndarray:
+def sample_global_rotation(
+    rng: np.random.Generator,
+    frame: HandFrame,
+    *,
+    tilt_deg: float = 60.0,
+    roll_deg: float = 55.0,
+    uniform_prob: float = 0.15,
+) -> np.ndarray:
     """A random hand orientation in the camera frame.
 
     Mostly the palm or the back of the hand faces the camera (50/50), fingers roughly up with a Gaussian roll
@@ -158,11 +164,13 @@ def sample_global_rotation(rng: np.random.Generator, frame: HandFrame, *, tilt_d
         q = rng.normal(size=4)
         q /= np.linalg.norm(q)
         w, x, y, z = q
-        return np.array([
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ])
+        return np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+            ]
+        )
     R = frame.canonical_rotation()
     if rng.random() < 0.5:
         R = rotation_matrix(np.array([0.0, np.pi, 0.0])) @ R  # show the back of the hand
@@ -186,8 +194,11 @@ def _segment_distance(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.nda
     t = (b * s + f) / np.maximum(e, 1e-12)
     # Clamp t to the segment and recompute s for it (Ericson, Real-Time Collision Detection, 5.1.9).
     t_c = np.clip(t, 0, 1)
-    s = np.where(t < 0, np.clip(-c / np.maximum(a, 1e-12), 0, 1),
-                 np.where(t > 1, np.clip((b - c) / np.maximum(a, 1e-12), 0, 1), s))
+    s = np.where(
+        t < 0,
+        np.clip(-c / np.maximum(a, 1e-12), 0, 1),
+        np.where(t > 1, np.clip((b - c) / np.maximum(a, 1e-12), 0, 1), s),
+    )
     cp = p0 + d1 * s[..., None]
     cq = q0 + d2 * t_c[..., None]
     return np.linalg.norm(cp - cq, axis=-1)
@@ -195,8 +206,12 @@ def _segment_distance(p0: np.ndarray, p1: np.ndarray, q0: np.ndarray, q1: np.nda
 
 # Phalanx segments in the 21-keypoint order, (finger, start, end): the thumb's metacarpal 1-2 is included.
 _PHALANGES = [(f, s, s + 1) for f in range(5) for s in range(4 * f + 1, 4 * f + 4)]
-_PAIRS = [(i, k) for i in range(len(_PHALANGES)) for k in range(i + 1, len(_PHALANGES))
-          if _PHALANGES[i][0] != _PHALANGES[k][0]]
+_PAIRS = [
+    (i, k)
+    for i in range(len(_PHALANGES))
+    for k in range(i + 1, len(_PHALANGES))
+    if _PHALANGES[i][0] != _PHALANGES[k][0]
+]
 _PAIR_A = np.array([_PHALANGES[i][1:] for i, _ in _PAIRS])
 _PAIR_B = np.array([_PHALANGES[k][1:] for _, k in _PAIRS])
 _PAIR_FINGERS = np.array([(_PHALANGES[i][0], _PHALANGES[k][0]) for i, k in _PAIRS])
@@ -204,8 +219,10 @@ _PAIR_FINGERS = np.array([(_PHALANGES[i][0], _PHALANGES[k][0]) for i, k in _PAIR
 # Palm probes along the middle and distal phalanges (thumb: proximal and distal), as (start, end, fraction):
 # joints sit inside the finger (radius = finger thickness); the fingertip is a surface vertex (radius 0).
 _PROBE_SEGMENTS = [(2, 3, 0.0), (3, 4, 0.0), (3, 4, 0.5), (3, 4, 1.0)] + [
-    (s, s + 1, t) for f in range(1, 5) for s, t in ((4 * f + 2, 0.0), (4 * f + 2, 0.5), (4 * f + 3, 0.0),
-                                                    (4 * f + 3, 0.5), (4 * f + 3, 1.0))]
+    (s, s + 1, t)
+    for f in range(1, 5)
+    for s, t in ((4 * f + 2, 0.0), (4 * f + 2, 0.5), (4 * f + 3, 0.0), (4 * f + 3, 0.5), (4 * f + 3, 1.0))
+]
 _PROBE_A = np.array([a for a, _, _ in _PROBE_SEGMENTS])
 _PROBE_B = np.array([b for _, b, _ in _PROBE_SEGMENTS])
 _PROBE_T = np.array([t for _, _, t in _PROBE_SEGMENTS])

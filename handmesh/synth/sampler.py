@@ -119,7 +119,7 @@ class HandSampler:
         todo = np.arange(n)
         for attempt in range(MAX_POSE_ATTEMPTS + 1):
             # The last attempt is the flat hand, which never intersects itself.
-            damping = 0.0 if attempt == MAX_POSE_ATTEMPTS else 0.85 ** attempt
+            damping = 0.0 if attempt == MAX_POSE_ATTEMPTS else 0.85**attempt
             aa[todo] = np.stack([sample_finger_pose(rngs[i], self.frame, damping) for i in todo])
             eye = np.repeat(np.eye(3)[None], len(todo), axis=0)
             joints = self._forward(eye, aa[todo], betas[todo]).joints.double().numpy()
@@ -151,8 +151,9 @@ class HandSampler:
         extent = np.array([r.uniform(*EXTENT_RANGE) for r in rngs])
         offset = np.stack([r.normal(0.0, CENTRE_SIGMA * self.size, 2) for r in rngs])
         verts0 = self._forward(R, finger_aa, betas).vertices.double().numpy()
-        transl = np.stack([place_in_view(verts0[i], Ks[i], (self.size, self.size), extent[i], offset[i])
-                           for i in range(n)])
+        transl = np.stack(
+            [place_in_view(verts0[i], Ks[i], (self.size, self.size), extent[i], offset[i]) for i in range(n)]
+        )
         global_aa = matrix_to_axis_angle(torch.as_tensor(R)).numpy()
         pose48 = np.concatenate([global_aa, finger_aa.reshape(n, 45) - self.hands_mean], axis=1)
         mano = mesh_to_freihand_mano(pose48, betas, Ks, self.model, transl=transl)
@@ -167,8 +168,9 @@ class HandSampler:
             out.append(HandAnnotation(i, Ks[k], mano[k], xyz[k], verts[k], float(scale[k]), occ))
         return out
 
-    def render(self, ann: HandAnnotation, split: str, seed: int, version: int = 0
-               ) -> tuple[np.ndarray, np.ndarray, int]:
+    def render(
+        self, ann: HandAnnotation, split: str, seed: int, version: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Draw one annotated hand.
 
         Args:

@@ -34,8 +34,14 @@ def sample_intrinsics(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.array([[f, 0.0, c[0]], [0.0, f, c[1]], [0.0, 0.0, 1.0]])
 
 
-def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], extent_frac: float,
-                  centre_offset: np.ndarray, margin: float = 2.0) -> np.ndarray:
+def place_in_view(
+    vertices: np.ndarray,
+    K: np.ndarray,
+    size: tuple[int, int],
+    extent_frac: float,
+    centre_offset: np.ndarray,
+    margin: float = 2.0,
+) -> np.ndarray:
     """Translation that puts a (posed, untranslated) mesh in front of the camera with its projected bounding box's
     longest side ``extent_frac`` of the image and its centre at the image centre plus ``centre_offset`` pixels,
     moved inwards where the box would come closer than ``margin`` pixels to the image border.
@@ -58,8 +64,7 @@ def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], ex
     c = vertices.mean(0)
     ext = np.max(vertices[:, :2].max(0) - vertices[:, :2].min(0))
     z = f * ext / target_px + (c[2] - vertices[:, 2].min())
-    t = np.array([(target_c[0] - K[0, 2]) * z / K[0, 0] - c[0], (target_c[1] - K[1, 2]) * z / K[1, 1] - c[1],
-                  z - c[2]])
+    t = np.array([(target_c[0] - K[0, 2]) * z / K[0, 0] - c[0], (target_c[1] - K[1, 2]) * z / K[1, 1] - c[1], z - c[2]])
     # Perspective makes the first guess slightly off: correct size and centre from the actual projection. The
     # centre is then pulled in where the box would leave the image (FreiHAND crops show the whole hand).
     limit = np.array([w - 1.0, h - 1.0])
@@ -79,8 +84,10 @@ def place_in_view(vertices: np.ndarray, K: np.ndarray, size: tuple[int, int], ex
 def _ramp(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     """``(H, W)`` float32 in 0-1 rising linearly along a random direction."""
     ang = rng.uniform(0, 2 * np.pi)
-    t = (np.float32(np.cos(ang) / w) * np.arange(w, dtype=np.float32)[None, :]
-         + np.float32(np.sin(ang) / h) * np.arange(h, dtype=np.float32)[:, None])
+    t = (
+        np.float32(np.cos(ang) / w) * np.arange(w, dtype=np.float32)[None, :]
+        + np.float32(np.sin(ang) / h) * np.arange(h, dtype=np.float32)[:, None]
+    )
     return (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
 
 
@@ -129,8 +136,17 @@ def _shapes(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
         elif kind == 1:
             cv2.circle(img, (x, y), s // 2, col, -1, cv2.LINE_AA)
         elif kind == 2:
-            cv2.ellipse(img, (x, y), (s // 2, max(1, int(s * rng.uniform(0.1, 0.5)))), float(rng.uniform(0, 180)),
-                        0, 360, col, -1, cv2.LINE_AA)
+            cv2.ellipse(
+                img,
+                (x, y),
+                (s // 2, max(1, int(s * rng.uniform(0.1, 0.5)))),
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                col,
+                -1,
+                cv2.LINE_AA,
+            )
         else:
             pts = rng.integers(-w // 4, w + w // 4, (int(rng.integers(2, 5)), 2)).astype(np.int32)
             cv2.polylines(img, [pts], False, col, int(rng.integers(1, max(2, w // 40))), cv2.LINE_AA)
@@ -189,8 +205,14 @@ def sample_light(rng: np.random.Generator) -> Light:
     """A random directional light from the camera's side of the hand, with ambient and a mild highlight."""
     d = np.array([rng.uniform(-1.0, 1.0), rng.uniform(-1.0, 1.0), -rng.uniform(0.3, 1.5)])
     tint = np.clip(1.0 + rng.normal(0.0, 0.06, 3), 0.8, 1.15)
-    return Light(direction=d, color=tint, ambient=rng.uniform(0.25, 0.55), diffuse=rng.uniform(0.45, 0.9),
-                 specular=rng.uniform(0.0, 0.25), shininess=rng.uniform(8.0, 40.0))
+    return Light(
+        direction=d,
+        color=tint,
+        ambient=rng.uniform(0.25, 0.55),
+        diffuse=rng.uniform(0.45, 0.9),
+        specular=rng.uniform(0.0, 0.25),
+        shininess=rng.uniform(8.0, 40.0),
+    )
 
 
 def sample_occluder(rng: np.random.Generator, joints: np.ndarray) -> Mesh:
@@ -224,7 +246,7 @@ class NoiseBank:
         """A ``(h, w, 3)`` float32 view of unit-variance noise (h, w must not exceed the field's side)."""
         side = self.field.shape[0]
         y, x = int(rng.integers(0, side - h + 1)), int(rng.integers(0, side - w + 1))
-        return self.field[y:y + h, x:x + w]
+        return self.field[y : y + h, x : x + w]
 
 
 _NOISE: NoiseBank | None = None
@@ -252,10 +274,13 @@ class CameraEffects:
     def sample(cls, rng: np.random.Generator) -> CameraEffects:
         """Mild random effects: gain 0.85-1.15, bias -15..15, blur (40%) sigma 0.3-1.1 px, noise (50%) sigma
         1-6 grey levels, JPEG quality 70-95."""
-        return cls(gain=rng.uniform(0.85, 1.15), bias=rng.uniform(-15, 15),
-                   blur_sigma=rng.uniform(0.3, 1.1) if rng.random() < 0.4 else 0.0,
-                   noise_sigma=rng.uniform(1.0, 6.0) if rng.random() < 0.5 else 0.0,
-                   jpeg_quality=int(rng.integers(70, 96)))
+        return cls(
+            gain=rng.uniform(0.85, 1.15),
+            bias=rng.uniform(-15, 15),
+            blur_sigma=rng.uniform(0.3, 1.1) if rng.random() < 0.4 else 0.0,
+            noise_sigma=rng.uniform(1.0, 6.0) if rng.random() < 0.5 else 0.0,
+            jpeg_quality=int(rng.integers(70, 96)),
+        )
 
     def apply(self, rng: np.random.Generator, rgb: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 -> uint8 with gain, bias, blur and noise applied (JPEG is left to the writer)."""

@@ -143,8 +143,10 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     betas = np.clip(rng.normal(0.0, 0.6, 10), -2.0, 2.0)
 
     # Fingers open and close out of step; the thumb stays moderate so it never passes through the fingers.
-    curls = np.stack([0.5 - 0.5 * np.cos(2 * np.pi * rng.uniform(0.25, 0.45) * t + rng.uniform(0, 2 * np.pi))
-                      for _ in range(5)], axis=1)
+    curls = np.stack(
+        [0.5 - 0.5 * np.cos(2 * np.pi * rng.uniform(0.25, 0.45) * t + rng.uniform(0, 2 * np.pi)) for _ in range(5)],
+        axis=1,
+    )
     curls[:, 0] *= 0.55
     spread = np.clip(1.0 - curls[:, 1:].mean(1), 0.0, 1.0)
     thumb_spread = 0.5 * _smooth(rng, t, 0.2)
@@ -156,17 +158,27 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     roll = np.deg2rad(35) * _smooth(rng, t, 0.15)
     pitch = np.deg2rad(25) * _smooth(rng, t, 0.2)
     yaw = np.deg2rad(45) * _smooth(rng, t, 0.12)
-    R = np.stack([rotation_matrix(np.array([0.0, 0.0, roll[i]])) @ rotation_matrix(np.array([pitch[i], 0.0, 0.0]))
-                  @ rotation_matrix(np.array([0.0, yaw[i], 0.0])) @ R0 for i in range(T)])
+    R = np.stack(
+        [
+            rotation_matrix(np.array([0.0, 0.0, roll[i]]))
+            @ rotation_matrix(np.array([pitch[i], 0.0, 0.0]))
+            @ rotation_matrix(np.array([0.0, yaw[i], 0.0]))
+            @ R0
+            for i in range(T)
+        ]
+    )
     global_aa = matrix_to_axis_angle(torch.as_tensor(R)).numpy()
     hands_mean = model.hands_mean.double().cpu().numpy()
     hand_pose = finger_aa.reshape(T, 45) - hands_mean
 
     def forward(transl: np.ndarray):
         with torch.no_grad():
-            return model(torch.as_tensor(global_aa, dtype=torch.float32), torch.as_tensor(hand_pose, dtype=torch.float32),
-                         torch.as_tensor(np.repeat(betas[None], T, 0), dtype=torch.float32),
-                         torch.as_tensor(transl, dtype=torch.float32))
+            return model(
+                torch.as_tensor(global_aa, dtype=torch.float32),
+                torch.as_tensor(hand_pose, dtype=torch.float32),
+                torch.as_tensor(np.repeat(betas[None], T, 0), dtype=torch.float32),
+                torch.as_tensor(transl, dtype=torch.float32),
+            )
 
     out0 = forward(np.zeros((T, 3)))
     centre = out0.vertices.double().numpy().mean(1)  # (T, 3) centroid of the untranslated hand
@@ -178,13 +190,20 @@ def animate(model, cfg: ClipConfig) -> dict[str, np.ndarray]:
     target = np.stack([(u - K[0, 2]) * depth / f, (v - K[1, 2]) * depth / f, depth], axis=1)
     transl = target - centre
     out = forward(transl)
-    return {"global_orient": global_aa, "hand_pose": hand_pose, "betas": np.repeat(betas[None], T, 0),
-            "transl": transl, "vertices": out.vertices.double().numpy(), "joints": out.joints.double().numpy(),
-            "K": K}
+    return {
+        "global_orient": global_aa,
+        "hand_pose": hand_pose,
+        "betas": np.repeat(betas[None], T, 0),
+        "transl": transl,
+        "vertices": out.vertices.double().numpy(),
+        "joints": out.joints.double().numpy(),
+        "K": K,
+    }
 
 
-def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: bool = False,
-                   progress: bool = True, model=None) -> tuple[Path, Path, float]:
+def generate_video(
+    out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: bool = False, progress: bool = True, model=None
+) -> tuple[Path, Path, float]:
     """Render the clip to ``out_path`` (``.mp4``) and its sidecar to ``out_path`` with ``.json``.
 
     Args:
@@ -224,8 +243,10 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
     if model is None:
         model = build_hand_model(cfg.hand_model, side=cfg.side, model_dir=cfg.mano_dir)
     elif bool(model.is_right) != (cfg.side == "right"):
-        raise ConfigError(f"generate_video: the model is a {'right' if model.is_right else 'left'} hand but the "
-                          f"clip asks for a {cfg.side} one")
+        raise ConfigError(
+            f"generate_video: the model is a {'right' if model.is_right else 'left'} hand but the "
+            f"clip asks for a {cfg.side} one"
+        )
     anim = animate(model, cfg)
     K = anim["K"]
     rng = np.random.default_rng([cfg.seed, 2, 0, 1])
@@ -235,8 +256,9 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
     else:
         background = procedural_background(rng, size)
     skin = np.array(list(SKIN_TONES.values())[int(rng.integers(0, len(SKIN_TONES)))])
-    light = Light(direction=(rng.uniform(-0.6, 0.6), rng.uniform(-0.8, 0.0), -1.0), ambient=0.4, diffuse=0.65,
-                  specular=0.12)
+    light = Light(
+        direction=(rng.uniform(-0.6, 0.6), rng.uniform(-0.8, 0.0), -1.0), ambient=0.4, diffuse=0.65, specular=0.12
+    )
     faces = model.faces.cpu().numpy().astype(np.int32)
     cull = is_closed(faces)  # MANO is open at the wrist: draw the inside seen through it
 
@@ -246,8 +268,9 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
         raise BackendUnavailableError(f"OpenCV cannot write {FOURCC} video to {tmp} on this machine")
     try:
         for i in tqdm(range(cfg.num_frames), desc="handmesh-synth video", unit="frame", disable=not progress):
-            res = render(Mesh(anim["vertices"][i], faces, color=skin), K, size, light, background=background,
-                         cull_backfaces=cull)
+            res = render(
+                Mesh(anim["vertices"][i], faces, color=skin), K, size, light, background=background, cull_backfaces=cull
+            )
             writer.write(cv2.cvtColor(res.rgb, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
@@ -264,16 +287,31 @@ def generate_video(out_path: str | os.PathLike, cfg: ClipConfig, *, overwrite: b
         }
         if cfg.vertices:
             rec["vertices"] = np.round(anim["vertices"][i], 5).tolist()
-        rec["hand_params"] = {k: np.round(anim[k][i], 7).tolist()
-                              for k in ("global_orient", "hand_pose", "betas", "transl")}
+        rec["hand_params"] = {
+            k: np.round(anim[k][i], 7).tolist() for k in ("global_orient", "hand_pose", "betas", "transl")
+        }
         frames.append(rec)
-    atomic_write_json(sidecar, {
-        "format": CLIP_FORMAT, "format_version": CLIP_FORMAT_VERSION, "video": video.name, "fps": cfg.fps,
-        "width": cfg.width, "height": cfg.height, "num_frames": cfg.num_frames, "handedness": cfg.side,
-        "hand_model": cfg.hand_model, "hand_model_sha256": model_fingerprint(model), "seed": cfg.seed,
-        "units": "metres",
-        "camera": "OpenCV: x right, y down, z forward", "K": K.tolist(), "frames": frames,
-    }, separators=(",", ":"))
+    atomic_write_json(
+        sidecar,
+        {
+            "format": CLIP_FORMAT,
+            "format_version": CLIP_FORMAT_VERSION,
+            "video": video.name,
+            "fps": cfg.fps,
+            "width": cfg.width,
+            "height": cfg.height,
+            "num_frames": cfg.num_frames,
+            "handedness": cfg.side,
+            "hand_model": cfg.hand_model,
+            "hand_model_sha256": model_fingerprint(model),
+            "seed": cfg.seed,
+            "units": "metres",
+            "camera": "OpenCV: x right, y down, z forward",
+            "K": K.tolist(),
+            "frames": frames,
+        },
+        separators=(",", ":"),
+    )
     return video, sidecar, time.perf_counter() - t0
 
 
@@ -304,8 +342,10 @@ def load_clip(path: str | os.PathLike, *, model=None) -> ClipAnnotations:
     if data.get("format") != CLIP_FORMAT:
         raise DataError(f"{p}: not a handmesh-synth clip sidecar (format {data.get('format')!r})")
     frames = data["frames"]
-    params = {k: np.array([fr["hand_params"][k] for fr in frames], np.float64)
-              for k in ("global_orient", "hand_pose", "betas", "transl")}
+    params = {
+        k: np.array([fr["hand_params"][k] for fr in frames], np.float64)
+        for k in ("global_orient", "hand_pose", "betas", "transl")
+    }
     if frames and "vertices" in frames[0]:
         vertices = np.array([fr["vertices"] for fr in frames], np.float64)
     else:
@@ -317,17 +357,27 @@ def load_clip(path: str | os.PathLike, *, model=None) -> ClipAnnotations:
             model = build_hand_model(data["hand_model"], side=data["handedness"])
         made_with = data.get("hand_model_sha256")
         if made_with is not None and made_with != model_fingerprint(model):
-            raise DataError(f"{p}: the clip was made with another version of the {data['hand_model']!r} hand model "
-                            "and stores no vertices; regenerate it with handmesh-synth video (its keypoints are "
-                            "still valid)")
+            raise DataError(
+                f"{p}: the clip was made with another version of the {data['hand_model']!r} hand model "
+                "and stores no vertices; regenerate it with handmesh-synth video (its keypoints are "
+                "still valid)"
+            )
         with torch.no_grad():
-            out = model(*(torch.as_tensor(params[k], dtype=torch.float32)
-                          for k in ("global_orient", "hand_pose", "betas", "transl")))
+            out = model(
+                *(
+                    torch.as_tensor(params[k], dtype=torch.float32)
+                    for k in ("global_orient", "hand_pose", "betas", "transl")
+                )
+            )
         vertices = out.vertices.double().numpy()
     return ClipAnnotations(
         K=np.array(data["K"], np.float64),
         keypoints2d=np.array([fr["keypoints2d"] for fr in frames], np.float64),
         keypoints3d=np.array([fr["keypoints3d"] for fr in frames], np.float64),
-        vertices=vertices, handedness=data["handedness"], fps=float(data["fps"]),
-        size=(int(data["height"]), int(data["width"])), hand_model=data["hand_model"], **params,
+        vertices=vertices,
+        handedness=data["handedness"],
+        fps=float(data["fps"]),
+        size=(int(data["height"]), int(data["width"])),
+        hand_model=data["hand_model"],
+        **params,
     )

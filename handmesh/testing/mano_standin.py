@@ -47,8 +47,12 @@ _WRIST_RINGS = 8  # rings 0..7 follow the wrist only
 _BAND_START = (8, 21, 34)  # first ring of each finger joint's band (MCP/CMC, PIP/MCP, DIP/IP)
 # Sector k covers tube segments [start, end): thumb, index, middle, ring, pinky around the tube.
 STANDIN_FINGER_SECTORS: dict[str, tuple[int, int]] = {
-    "thumb": (0, 3), "index": (3, 6), "middle": (6, 9), "ring": (9, 12), "pinky": (12, 16),
-}  # fmt: skip
+    "thumb": (0, 3),
+    "index": (3, 6),
+    "middle": (6, 9),
+    "ring": (9, 12),
+    "pinky": (12, 16),
+}
 
 
 def _ring_strip(a: list[int], b: list[int]) -> list[tuple[int, int, int]]:
@@ -231,8 +235,14 @@ class _PickledAs:
 
 def _chumpy_state(**terms: Any) -> dict[str, Any]:
     # What chumpy's Ch.__getstate__ leaves: its terms plus bookkeeping fields (_parents and _cache removed).
-    return {**terms, "_dirty_vars": set(terms), "_itr": None, "_make_dense": False, "_make_sparse": False,
-            "_depends_on_deps": {}}  # fmt: skip
+    return {
+        **terms,
+        "_dirty_vars": set(terms),
+        "_itr": None,
+        "_make_dense": False,
+        "_make_sparse": False,
+        "_depends_on_deps": {},
+    }
 
 
 class _Py2Pickler(pickle._Pickler):  # the pure-Python pickler exposes the opcode writers we need

@@ -289,9 +289,14 @@ class HandTracker:
         side = vote.update(detection.handedness, detection.score)
         box_filter = OneEuroFilter(self.box_smoothing) if self.box_smoothing is not None else None
         hand = TrackedHand(
-            track_id=self._next_id, handedness=side, box=box, score=detection.score,
-            keypoints2d=detection.keypoints2d, detected=True, keypoints3d=detection.keypoints3d,
-        )  # fmt: skip
+            track_id=self._next_id,
+            handedness=side,
+            box=box,
+            score=detection.score,
+            keypoints2d=detection.keypoints2d,
+            detected=True,
+            keypoints3d=detection.keypoints3d,
+        )
         self._next_id += 1
         track = _Track(hand=hand, vote=vote, box_filter=box_filter, side=float(box[2] - box[0]))
         self._tracks[hand.track_id] = track

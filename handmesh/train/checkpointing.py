@@ -17,8 +17,13 @@ import torch
 from handmesh.errors import CheckpointError
 from handmesh.network.checkpoint import make_checkpoint, read_checkpoint
 
-__all__ = ["TrainerCounters", "build_training_checkpoint", "save_checkpoint", "read_training_checkpoint",
-           "check_resume_config"]
+__all__ = [
+    "TrainerCounters",
+    "build_training_checkpoint",
+    "save_checkpoint",
+    "read_training_checkpoint",
+    "check_resume_config",
+]
 
 
 @dataclass
@@ -58,13 +63,15 @@ def build_training_checkpoint(
 ) -> dict[str, Any]:
     """Assemble the checkpoint dict (see the module docstring)."""
     ckpt = make_checkpoint(net, config, ema_state=ema_state, step=counters.step, epoch=counters.epoch)
-    ckpt.update({
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict(),
-        "rng": rng_states,
-        "trainer": asdict(counters),
-    })
+    ckpt.update(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": rng_states,
+            "trainer": asdict(counters),
+        }
+    )
     return ckpt
 
 

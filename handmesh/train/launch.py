@@ -21,18 +21,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _worker(rank: int, world_size: int, port: int, cfg_dict: dict[str, Any], resume: str | None,
-            progress: bool) -> None:
+def _worker(
+    rank: int, world_size: int, port: int, cfg_dict: dict[str, Any], resume: str | None, progress: bool
+) -> None:
     from handmesh.config import config_from_dict
     from handmesh.train.trainer import train
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size),
-                      LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
     train(config_from_dict(cfg_dict), resume=resume, progress=progress and rank == 0)
 
 
-def launch_local(cfg: Any, nprocs: int, *, resume: str | os.PathLike | None = None, port: int | None = None,
-                 progress: bool = False) -> None:
+def launch_local(
+    cfg: Any, nprocs: int, *, resume: str | os.PathLike | None = None, port: int | None = None, progress: bool = False
+) -> None:
     """Train ``cfg`` with ``nprocs`` processes on this machine (``torch.multiprocessing.spawn``).
 
     Args:
@@ -49,6 +52,15 @@ def launch_local(cfg: Any, nprocs: int, *, resume: str | os.PathLike | None = No
 
     from handmesh.config import config_to_dict
 
-    mp.spawn(_worker, args=(int(nprocs), port or free_port(), config_to_dict(cfg),
-                            str(resume) if resume is not None else None, progress),
-             nprocs=int(nprocs), join=True)
+    mp.spawn(
+        _worker,
+        args=(
+            int(nprocs),
+            port or free_port(),
+            config_to_dict(cfg),
+            str(resume) if resume is not None else None,
+            progress,
+        ),
+        nprocs=int(nprocs),
+        join=True,
+    )

@@ -126,8 +126,18 @@ class RunLogger:
         if resume_step is not None:
             for name in (TRAIN_LOG, VAL_LOG):
                 _truncate_after(self.out_dir / name, resume_step)
-        cols = ["step", "epoch", "loss", *loss_terms, "lr", "grad_norm", "data_wait", "step_time_s",
-                "images_per_s", "bad_steps"]
+        cols = [
+            "step",
+            "epoch",
+            "loss",
+            *loss_terms,
+            "lr",
+            "grad_norm",
+            "data_wait",
+            "step_time_s",
+            "images_per_s",
+            "bad_steps",
+        ]
         self.train_csv = _Csv(self.out_dir / TRAIN_LOG, cols)
         self.val_csv = _Csv(self.out_dir / VAL_LOG, ["step", "pa_mpjpe_mm", "pa_mpvpe_mm", "num_samples"])
         if tensorboard:

@@ -60,11 +60,18 @@ def ensure_synthetic_data(
     from handmesh.synth.dataset import SynthConfig, generate_dataset
 
     size = max(int(cfg.model.input_size), 128)
-    synth = SynthConfig(num_train=int(num_train), num_eval=int(num_eval or max(num_train // 10, 16)), versions=1,
-                        seed=int(cfg.train.seed), image_size=size, hand_model=str(cfg.model.hand_model),
-                        mano_dir=cfg.model.mano_dir)
+    synth = SynthConfig(
+        num_train=int(num_train),
+        num_eval=int(num_eval or max(num_train // 10, 16)),
+        versions=1,
+        seed=int(cfg.train.seed),
+        image_size=size,
+        hand_model=str(cfg.model.hand_model),
+        mano_dir=cfg.model.mano_dir,
+    )
     resume = (root / "synth_config.json").exists()
-    logger.info("generating %d synthetic training images (%d px, %s hand) in %s", num_train, size,
-                cfg.model.hand_model, root)
+    logger.info(
+        "generating %d synthetic training images (%d px, %s hand) in %s", num_train, size, cfg.model.hand_model, root
+    )
     generate_dataset(root, synth, workers=workers or min(os.cpu_count() or 1, 8), resume=resume)
     return True

@@ -144,8 +144,10 @@ def _no_inductor_layout_optimization() -> None:
     import torch._inductor.config as inductor_config
 
     if inductor_config.layout_optimization:
-        logger.info("torch.compile on CPU: inductor's automatic channels-last layout is off (it crashes the "
-                    "compiled backward on CPU)")
+        logger.info(
+            "torch.compile on CPU: inductor's automatic channels-last layout is off (it crashes the "
+            "compiled backward on CPU)"
+        )
         inductor_config.layout_optimization = False
 
 
@@ -241,16 +243,33 @@ class _Run:
             logger.warning(
                 "the data's annotations are %s parameters but the network uses the %s hand model: training on "
                 "keypoints only (hand-parameter and vertex losses off; set data.hand_model if this is wrong)",
-                data_model, self.net.hand_model_name)
-        self.loss_fn = build_loss(cfg.loss, self.net.hand_model, cfg.model.input_size,
-                                  use_hand_params=self.full_supervision, use_vertices=self.full_supervision).to(device)
+                data_model,
+                self.net.hand_model_name,
+            )
+        self.loss_fn = build_loss(
+            cfg.loss,
+            self.net.hand_model,
+            cfg.model.input_size,
+            use_hand_params=self.full_supervision,
+            use_vertices=self.full_supervision,
+        ).to(device)
         if not self.loss_fn.active_terms:
             raise ConfigError("every loss term usable with this data has weight 0 (see the loss section)")
 
-        self.sampler = EpochSampler(len(self.train_set), cfg.data.batch_size, seed=cfg.train.seed, rank=info.rank,
-                                    world_size=info.world_size, shuffle=True)
-        self.loader = build_train_loader(SeededDataset(self.train_set, cfg.train.seed), self.sampler,
-                                         num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
+        self.sampler = EpochSampler(
+            len(self.train_set),
+            cfg.data.batch_size,
+            seed=cfg.train.seed,
+            rank=info.rank,
+            world_size=info.world_size,
+            shuffle=True,
+        )
+        self.loader = build_train_loader(
+            SeededDataset(self.train_set, cfg.train.seed),
+            self.sampler,
+            num_workers=cfg.data.num_workers,
+            pin_memory=device.type == "cuda",
+        )
         bpe = self.sampler.batches_per_epoch
         # 0 steps is allowed: the run then only validates and saves the untrained network (a baseline).
         self.total_steps = int(cfg.optim.max_steps) if cfg.optim.max_steps is not None else int(cfg.optim.epochs) * bpe
@@ -264,8 +283,9 @@ class _Run:
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         self.net = net
         self.optimizer = build_optimizer(net, cfg.optim)
-        self.scheduler = build_scheduler(self.optimizer, self.total_steps, cfg.optim.warmup_steps,
-                                         cfg.optim.min_lr_ratio)
+        self.scheduler = build_scheduler(
+            self.optimizer, self.total_steps, cfg.optim.warmup_steps, cfg.optim.min_lr_ratio
+        )
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.train.amp == "fp16")
         self.ema = ModelEma(net, cfg.optim.ema_decay) if cfg.optim.ema_decay else None
         self.counters = TrainerCounters(world_size=info.world_size, batches_per_epoch=bpe)
@@ -303,13 +323,23 @@ class _Run:
                 self.ema.module.load_state_dict(self.net.state_dict())
         bpe = self.sampler.batches_per_epoch
         if (saved.world_size, saved.batches_per_epoch) != (self.info.world_size, bpe) and self.info.is_main:
-            logger.warning("resuming with %d process(es) x %d batches per epoch (was %d x %d): the data order differs "
-                           "from the interrupted run's", self.info.world_size, bpe, saved.world_size,
-                           saved.batches_per_epoch)
+            logger.warning(
+                "resuming with %d process(es) x %d batches per epoch (was %d x %d): the data order differs "
+                "from the interrupted run's",
+                self.info.world_size,
+                bpe,
+                saved.world_size,
+                saved.batches_per_epoch,
+            )
         self.counters = TrainerCounters(
-            step=saved.step, epoch=saved.step // bpe, bad_steps=saved.bad_steps,
-            consecutive_bad=saved.consecutive_bad, best_pa_mpjpe_mm=saved.best_pa_mpjpe_mm,
-            ema_updates=saved.ema_updates, world_size=self.info.world_size, batches_per_epoch=bpe,
+            step=saved.step,
+            epoch=saved.step // bpe,
+            bad_steps=saved.bad_steps,
+            consecutive_bad=saved.consecutive_bad,
+            best_pa_mpjpe_mm=saved.best_pa_mpjpe_mm,
+            ema_updates=saved.ema_updates,
+            world_size=self.info.world_size,
+            batches_per_epoch=bpe,
         )
         rng = ckpt["rng"]
         if len(rng) == self.info.world_size:
@@ -325,9 +355,14 @@ class _Run:
             return None
         self.counters.ema_updates = self.ema.updates if self.ema is not None else 0
         ckpt = build_training_checkpoint(
-            self.net, config_to_dict(self.cfg), self.counters,
+            self.net,
+            config_to_dict(self.cfg),
+            self.counters,
             ema_state=self.ema.state_dict() if self.ema is not None else None,
-            optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler, rng_states=rng,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            rng_states=rng,
         )
         return save_checkpoint(self.out_dir / name, ckpt)
 
@@ -338,17 +373,26 @@ class _Run:
             return None
         self.last_val_step = self.counters.step
         net = self.ema.module if self.ema is not None else self.net
-        result = validate(net, self.val_set, self.device, self.info, batch_size=self.cfg.data.batch_size,
-                          num_workers=min(self.cfg.data.num_workers, 2), use_vertices=self.full_supervision,
-                          image_count=self.cfg.train.image_log_count, autocast=self.autocast)
+        result = validate(
+            net,
+            self.val_set,
+            self.device,
+            self.info,
+            batch_size=self.cfg.data.batch_size,
+            num_workers=min(self.cfg.data.num_workers, 2),
+            use_vertices=self.full_supervision,
+            image_count=self.cfg.train.image_log_count,
+            autocast=self.autocast,
+        )
         step = self.counters.step
         self.log.val_row(step, result.as_dict(), result.num_samples)
         if result.panels:
             self.log.image("val/meshes", _panel_grid(result.panels), step)
         if self.info.is_main:
             vpe = f", PA-MPVPE {result.pa_mpvpe_mm:.2f} mm" if result.pa_mpvpe_mm is not None else ""
-            self._print(f"step {step}: validation PA-MPJPE {result.pa_mpjpe_mm:.2f} mm{vpe} "
-                        f"({result.num_samples} samples)")
+            self._print(
+                f"step {step}: validation PA-MPJPE {result.pa_mpjpe_mm:.2f} mm{vpe} ({result.num_samples} samples)"
+            )
         if math.isfinite(result.pa_mpjpe_mm) and result.pa_mpjpe_mm < self.counters.best_pa_mpjpe_mm:
             self.counters.best_pa_mpjpe_mm = result.pa_mpjpe_mm
             self.best_path = self._checkpoint(BEST_CHECKPOINT) or self.best_path
@@ -388,18 +432,37 @@ class _Run:
         self._build(resume_ckpt)
         del resume_ckpt
         c = self.counters
-        self.log = RunLogger(self.out_dir, self.loss_fn.active_terms, enabled=info.is_main,
-                             resume_step=c.step if resume is not None else None)
+        self.log = RunLogger(
+            self.out_dir,
+            self.loss_fn.active_terms,
+            enabled=info.is_main,
+            resume_step=c.step if resume is not None else None,
+        )
         if info.is_main:
             save_config(cfg, self.out_dir / "config.yaml")
-            logger.info("training %s (%s hand model, %s supervision) for %d steps: %d images, batch %d x %d "
-                        "process(es), device %s", self.net.variant, self.net.hand_model_name,
-                        "full" if self.full_supervision else "keypoint", self.total_steps, len(self.train_set),
-                        cfg.data.batch_size, info.world_size, self.device)
-        self.bar = tqdm(total=self.total_steps, initial=c.step, desc="train", unit="step", dynamic_ncols=True,
-                        disable=not (info.is_main and self.progress))
-        self.best_path: Path | None = self.out_dir / BEST_CHECKPOINT if (self.out_dir / BEST_CHECKPOINT).exists() \
-            and resume is not None else None
+            logger.info(
+                "training %s (%s hand model, %s supervision) for %d steps: %d images, batch %d x %d "
+                "process(es), device %s",
+                self.net.variant,
+                self.net.hand_model_name,
+                "full" if self.full_supervision else "keypoint",
+                self.total_steps,
+                len(self.train_set),
+                cfg.data.batch_size,
+                info.world_size,
+                self.device,
+            )
+        self.bar = tqdm(
+            total=self.total_steps,
+            initial=c.step,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+            disable=not (info.is_main and self.progress),
+        )
+        self.best_path: Path | None = (
+            self.out_dir / BEST_CHECKPOINT if (self.out_dir / BEST_CHECKPOINT).exists() and resume is not None else None
+        )
         self.last_val_step = -1
         last_path: Path | None = None
         last_val: dict[str, float | None] | None = None
@@ -419,10 +482,19 @@ class _Run:
             self.log.close()
         seconds = time.perf_counter() - t_start
         wait_frac = wait_total / wall_total if wall_total > 0 else 0.0
-        result = TrainResult(output_dir=self.out_dir, last_checkpoint=self.out_dir / LAST_CHECKPOINT,
-                             best_checkpoint=self.best_path, step=c.step, total_steps=self.total_steps, val=last_val,
-                             best_pa_mpjpe_mm=c.best_pa_mpjpe_mm, bad_steps=c.bad_steps,
-                             data_wait_fraction=wait_frac, seconds=seconds, stopped=stopped)
+        result = TrainResult(
+            output_dir=self.out_dir,
+            last_checkpoint=self.out_dir / LAST_CHECKPOINT,
+            best_checkpoint=self.best_path,
+            step=c.step,
+            total_steps=self.total_steps,
+            val=last_val,
+            best_pa_mpjpe_mm=c.best_pa_mpjpe_mm,
+            bad_steps=c.bad_steps,
+            data_wait_fraction=wait_frac,
+            seconds=seconds,
+            stopped=stopped,
+        )
         if info.is_main:
             summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(result).items()}
             summary["best_pa_mpjpe_mm"] = None if not math.isfinite(c.best_pa_mpjpe_mm) else c.best_pa_mpjpe_mm
@@ -430,9 +502,17 @@ class _Run:
 
             atomic_write_json(self.out_dir / "summary.json", summary, indent=2)
             plot_training_curve(self.out_dir, title=f"{self.net.variant} ({self.out_dir.name})")
-            logger.info("%s at step %d/%d in %.0f s; data waiting %.1f%% of step time; %d non-finite step(s) "
-                        "skipped; checkpoint %s", "stopped" if stopped else "finished", c.step, self.total_steps,
-                        seconds, 100 * wait_frac, c.bad_steps, last_path)
+            logger.info(
+                "%s at step %d/%d in %.0f s; data waiting %.1f%% of step time; %d non-finite step(s) "
+                "skipped; checkpoint %s",
+                "stopped" if stopped else "finished",
+                c.step,
+                self.total_steps,
+                seconds,
+                100 * wait_frac,
+                c.bad_steps,
+                last_path,
+            )
         return result
 
     def _loop(self, stop: _StopRequest) -> tuple[bool, float, float, dict[str, float | None] | None]:
@@ -551,6 +631,9 @@ class _Run:
             bad_steps=self.counters.bad_steps,
         )
         self.log.train_row(row)
-        self.bar.set_postfix(loss=f"{row['loss']:.4g}" if good else "nan", lr=f"{row['lr']:.2e}",
-                             wait=f"{100 * row['data_wait']:.0f}%", refresh=False)
-
+        self.bar.set_postfix(
+            loss=f"{row['loss']:.4g}" if good else "nan",
+            lr=f"{row['lr']:.2e}",
+            wait=f"{100 * row['data_wait']:.0f}%",
+            refresh=False,
+        )

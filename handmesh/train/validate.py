@@ -138,8 +138,9 @@ def validate(
     was_training = net.training
     net.eval()
     # Its own generator: building an iterator would otherwise draw from the global RNG (see train.data).
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        generator=torch.Generator())
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, generator=torch.Generator()
+    )
     # sums: keypoint error, keypoint samples, vertex error, vertex samples
     sums = torch.zeros(4, dtype=torch.float64)
     panels: list[np.ndarray] = []
@@ -167,8 +168,17 @@ def validate(
             if info.is_main and len(panels) < image_count:
                 faces = net.hand_model.faces
                 for i in range(min(image_count - len(panels), images.shape[0])):
-                    panels.append(mesh_panel(batch["image"][i], batch["K"][i], out.vertices[i], out.joints[i],
-                                             out.joints2d[i], faces, batch["uv"][i]))
+                    panels.append(
+                        mesh_panel(
+                            batch["image"][i],
+                            batch["K"][i],
+                            out.vertices[i],
+                            out.joints[i],
+                            out.joints2d[i],
+                            faces,
+                            batch["uv"][i],
+                        )
+                    )
     finally:
         net.train(was_training)
     total = all_reduce_sum(sums.to(device), info).cpu()

@@ -51,7 +51,13 @@ def _fused_matches(block: nn.Module, x: torch.Tensor, randomize) -> nn.Module:
 )
 def test_mobileone_block_fuses(in_chs, out_chs, k, stride, group_size, branches, use_se, use_scale, randomize):
     block = MobileOneBlock(
-        in_chs, out_chs, k, stride=stride, group_size=group_size, use_se=use_se, use_scale_branch=use_scale,
+        in_chs,
+        out_chs,
+        k,
+        stride=stride,
+        group_size=group_size,
+        use_se=use_se,
+        use_scale_branch=use_scale,
         num_conv_branches=branches,
     )
     fused = _fused_matches(block, torch.randn(3, in_chs, 12, 12), randomize)

@@ -64,7 +64,7 @@ def to_apple(state_dict: dict[str, torch.Tensor], variant: str) -> dict[str, tor
         new = key
         for ours, apple in APPLE_NETWORK[variant].items():
             if new.startswith(ours):
-                new = apple + new[len(ours):]
+                new = apple + new[len(ours) :]
                 break
         for pattern, repl in APPLE_LEAVES:
             new = re.sub(pattern, repl, new)
@@ -254,7 +254,7 @@ def test_other_classifier_size_needs_skip_head(get_models, tmp_path):
         (b"", "empty.pth"),
         (b"PK\x03\x04 this is not a zip archive", "garbage.pth.tar"),
         (b"\x80\x04\x95 truncated pickle", "legacy.pt"),
-        (b"\x10\x00\x00\x00\x00\x00\x00\x00{\"x\": 1} broken", "bad.safetensors"),
+        (b'\x10\x00\x00\x00\x00\x00\x00\x00{"x": 1} broken', "bad.safetensors"),
         (b"hello world", "text.bin"),
     ],
 )

@@ -37,8 +37,14 @@ def test_onnx_export_runs_in_onnxruntime(variant, form, get_models, tmp_path):
     path = tmp_path / f"{variant}_{form}.onnx"
     with torch.no_grad():
         torch.onnx.export(
-            model, (m.x[:1],), str(path), dynamo=False, input_names=["image"], output_names=["logits"],
-            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+            model,
+            (m.x[:1],),
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+            opset_version=17,
         )
         expected = model(m.x).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

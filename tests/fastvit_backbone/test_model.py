@@ -20,7 +20,13 @@ from fastvit_backbone import (
 
 def test_list_models_is_the_paper_table():
     assert list_models() == [
-        "fastvit_t8", "fastvit_t12", "fastvit_s12", "fastvit_sa12", "fastvit_sa24", "fastvit_sa36", "fastvit_ma36"
+        "fastvit_t8",
+        "fastvit_t12",
+        "fastvit_s12",
+        "fastvit_sa12",
+        "fastvit_sa24",
+        "fastvit_sa36",
+        "fastvit_ma36",
     ]
 
 

@@ -102,11 +102,14 @@ def test_read_predictions_equals_json(tmp_path: Path, num_verts: int) -> None:
 @pytest.mark.parametrize(
     ("content", "pattern"),
     [
-        ("{\"xyz\": []}", r"found dict; expected \[xyz_list, verts_list\]"),
+        ('{"xyz": []}', r"found dict; expected \[xyz_list, verts_list\]"),
         ("[[], [], []]", r"found a list of 3 items"),
         ("[1, 2", r"not valid JSON"),
-        ("LENGTH", r"holds 5 keypoint sets and 6 vertex sets, but the evaluation split has 6 samples.*"
-                   r"3,960.*xyz_list \(6, 21, 3\)"),
+        (
+            "LENGTH",
+            r"holds 5 keypoint sets and 6 vertex sets, but the evaluation split has 6 samples.*"
+            r"3,960.*xyz_list \(6, 21, 3\)",
+        ),
         ("RAGGED", r"xyz_list\[2\] has shape \(20, 3\), expected \(21, 3\)"),
         ("TEXT", r"verts_list\[4\] is not a list of numbers, expected \(778, 3\)"),
     ],
@@ -195,8 +198,14 @@ def test_predictor_follows_dataset_order(freihand) -> None:
 
 def test_predictor_end_to_end(freihand, tmp_path: Path) -> None:
     root, ev, _ = freihand
-    report = evaluate_with_predictor(LookupPredictor(ev), root, output_dir=tmp_path / "eval", batch_size=4,
-                                     progress=False, per_sample_csv=tmp_path / "eval" / "ps.csv")
+    report = evaluate_with_predictor(
+        LookupPredictor(ev),
+        root,
+        output_dir=tmp_path / "eval",
+        batch_size=4,
+        progress=False,
+        per_sample_csv=tmp_path / "eval" / "ps.csv",
+    )
     assert report.predictions_json == tmp_path / "eval" / "pred.json"
     back = read_predictions(report.predictions_json, N_EVAL)
     np.testing.assert_allclose(back.xyz, ev["xyz"] + 0.01, atol=1e-6)
@@ -212,8 +221,9 @@ def test_predictor_skips_unreadable_images(freihand, tmp_path: Path) -> None:
     bad.write_bytes(b"broken")
     with pytest.raises(DataError, match=r"00000002\.jpg"):
         evaluate_with_predictor(LookupPredictor(ev), root, output_dir=tmp_path / "a", progress=False)
-    report = evaluate_with_predictor(LookupPredictor(ev), root, output_dir=tmp_path / "b", skip_bad=True,
-                                     progress=False)
+    report = evaluate_with_predictor(
+        LookupPredictor(ev), root, output_dir=tmp_path / "b", skip_bad=True, progress=False
+    )
     assert report.result.excluded_indices == [2] and report.result.num_evaluated == N_EVAL - 1
     back = read_predictions(report.predictions_json, N_EVAL)
     assert (back.xyz[2] == 0).all() and (back.verts[2] == 0).all()  # zero rows keep the submission complete
@@ -243,8 +253,7 @@ def test_predictor_shape_checked(freihand) -> None:
 def test_predictor_needs_one_item_per_annotation(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     tr = _split(rng, 3)
-    write_freihand_split(tmp_path, "training", **tr, images=[np.zeros((224, 224, 3), np.uint8)] * 6,
-                         image_ids=range(6))
+    write_freihand_split(tmp_path, "training", **tr, images=[np.zeros((224, 224, 3), np.uint8)] * 6, image_ids=range(6))
     ds = FreiHANDDataset(tmp_path, "training")
     assert ds.versions == ("gs", "hom")
     with pytest.raises(ConfigError, match="one image version"):
@@ -266,13 +275,15 @@ def test_load_predictor_explains(tmp_path: Path) -> None:
 def test_cli_scores_predictions(freihand, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     root, ev, _ = freihand
     pred = write_predictions(tmp_path / "pred.json", ev["xyz"] + 0.002, ev["verts"])
-    rc = main(["--predictions", str(pred), "--data", str(root), "--per-sample-csv", str(tmp_path / "ps.csv"),
-               "--no-cache"])
+    rc = main(
+        ["--predictions", str(pred), "--data", str(root), "--per-sample-csv", str(tmp_path / "ps.csv"), "--no-cache"]
+    )
     out = capsys.readouterr()
     assert rc == 0
     assert "PA-MPJPE" in out.out and "F@5mm" in out.out and f"over {N_EVAL} of {N_EVAL} samples" in out.out
     assert json.loads((tmp_path / "metrics.json").read_text())["metrics_mm"]["mpjpe"] == pytest.approx(
-        2 * np.sqrt(3), abs=1e-4)
+        2 * np.sqrt(3), abs=1e-4
+    )
     assert (tmp_path / "ps.csv").is_file() and "metrics:" in out.err
     assert not (root / ".handmesh_cache").exists()
 
@@ -315,7 +326,6 @@ def test_cli_needs_a_source(capsys: pytest.CaptureFixture) -> None:
     assert "--predictions" in capsys.readouterr().err
 
 
-
 def test_exported_model_predicts_like_the_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("onnxruntime")
     from handmesh.config import config_to_dict, load_config
@@ -342,8 +352,9 @@ def test_exported_model_predicts_like_the_checkpoint(tmp_path: Path, monkeypatch
 
 
 @pytest.mark.parametrize("scale", [1e3, 1e300, 1e307])
-def test_predictions_kilometres_away_are_refused(freihand, tmp_path: Path, scale: float,
-                                                 capsys: pytest.CaptureFixture) -> None:  # fmt: skip
+def test_predictions_kilometres_away_are_refused(
+    freihand, tmp_path: Path, scale: float, capsys: pytest.CaptureFixture
+) -> None:
     """x1e300 once scored 48 mm with Infinity in metrics.json; x1e307 raised a LinAlgError traceback."""
     root, ev, _ = freihand
     pred = tmp_path / "pred.json"

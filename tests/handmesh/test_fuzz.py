@@ -27,10 +27,20 @@ from hypothesis.extra import numpy as hnp
 from handmesh.errors import HandmeshError
 
 RANDOMIZED = os.environ.get("HANDMESH_RUN_SLOW") == "1"
-settings.register_profile("handmesh", derandomize=True, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
-settings.register_profile("handmesh-slow", derandomize=False, deadline=None, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # fmt: skip
+settings.register_profile(
+    "handmesh",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "handmesh-slow",
+    derandomize=False,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def _runs(n: int) -> settings:
@@ -87,9 +97,11 @@ def intrinsics(draw: st.DrawFn) -> object:
     kind = draw(st.integers(0, 5))
     if kind == 0:  # plausible, perturbed
         f = draw(st.floats(-10.0, 5000.0))
-        k = [[f, draw(st.floats(-100, 100)), draw(st.floats(-1e4, 1e4))],
-             [draw(st.floats(-1, 1)), draw(st.floats(-10.0, 5000.0)), draw(st.floats(-1e4, 1e4))],
-             [draw(st.floats(-1, 1)), draw(st.floats(-1, 1)), draw(st.floats(0, 2))]]  # fmt: skip
+        k = [
+            [f, draw(st.floats(-100, 100)), draw(st.floats(-1e4, 1e4))],
+            [draw(st.floats(-1, 1)), draw(st.floats(-10.0, 5000.0)), draw(st.floats(-1e4, 1e4))],
+            [draw(st.floats(-1, 1)), draw(st.floats(-1, 1)), draw(st.floats(0, 2))],
+        ]
         return np.array(k).T if draw(st.booleans()) else k
     if kind == 1:
         return draw(hnp.arrays(np.float64, (3, 3), elements=st.floats(allow_nan=True, allow_infinity=True)))
@@ -138,9 +150,13 @@ class _StubNetwork:
     def predict(self, images: np.ndarray, crops: list) -> SimpleNamespace:
         B = len(images)
         uv = self.joints[:, :2] / max(np.ptp(self.joints[:, :2]), 1e-6)
-        return SimpleNamespace(rotmats=np.tile(np.eye(3), (B, 16, 1, 1)), betas=np.zeros((B, 10)),
-                               vertices=np.tile(self.vertices, (B, 1, 1)), joints=np.tile(self.joints, (B, 1, 1)),
-                               joints2d=np.tile(uv, (B, 1, 1)))  # fmt: skip
+        return SimpleNamespace(
+            rotmats=np.tile(np.eye(3), (B, 16, 1, 1)),
+            betas=np.zeros((B, 10)),
+            vertices=np.tile(self.vertices, (B, 1, 1)),
+            joints=np.tile(self.joints, (B, 1, 1)),
+            joints2d=np.tile(uv, (B, 1, 1)),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +173,9 @@ def estimators() -> dict:
 @_runs(250)
 @given(frame=frames(), K=intrinsics(), timestamp=st.none() | NUMBERS | st.text(max_size=3), video=st.booleans())
 @example(frame=np.full((48, 64, 3), 100, np.uint8), K=None, timestamp=float("nan"), video=True)
-def test_estimator_returns_finite_hands_or_a_clear_error(estimators: dict, frame: np.ndarray, K: object,
-                                                         timestamp: object, video: bool) -> None:  # fmt: skip
+def test_estimator_returns_finite_hands_or_a_clear_error(
+    estimators: dict, frame: np.ndarray, K: object, timestamp: object, video: bool
+) -> None:
     est = estimators["video" if video else "image"]
     try:
         hands = est(frame, K, timestamp_ms=timestamp)
@@ -211,8 +228,10 @@ PICKLE_LEAVES = st.integers() | st.floats() | st.text(max_size=4) | st.none() | 
 
 
 @_runs(200)
-@given(content=st.binary(max_size=200) | st.dictionaries(st.text(max_size=5), _nested(PICKLE_LEAVES), max_size=4),
-       protocol=st.sampled_from([0, 2, 5]))  # fmt: skip
+@given(
+    content=st.binary(max_size=200) | st.dictionaries(st.text(max_size=5), _nested(PICKLE_LEAVES), max_size=4),
+    protocol=st.sampled_from([0, 2, 5]),
+)
 @example(content=b"\x95\x00\x00\x00\x00\x00\x00\x00\x80", protocol=0)  # a FRAME longer than any file
 @example(content=b"\x95\x00\x00\x00\x00\x00\x00\x00\x01", protocol=0)
 def test_mano_pickles_are_read_or_refused(content: object, protocol: int) -> None:
@@ -230,10 +249,39 @@ def test_mano_pickles_are_read_or_refused(content: object, protocol: int) -> Non
 
 
 # ----------------------------------------------------------------------------------------------- config overrides
-CONFIG_KEYS = ["optim.lr", "optim.max_steps", "data.batch_size", "data.versions", "model.variant", "model.input_size",
-               "loss.joints3d", "train.compile", "optim.ema_decay", "nope.key", "optim"]  # fmt: skip
-YAML_VALUES = st.sampled_from([".nan", ".inf", "-.inf", "1e-3", "[gs, 3]", "null", "true", "{a: 1}", "[", "'x",
-                               "1e400", "-1", "0", "t8", "fastvit_t8", "3.5"]) | st.text(max_size=6)  # fmt: skip
+CONFIG_KEYS = [
+    "optim.lr",
+    "optim.max_steps",
+    "data.batch_size",
+    "data.versions",
+    "model.variant",
+    "model.input_size",
+    "loss.joints3d",
+    "train.compile",
+    "optim.ema_decay",
+    "nope.key",
+    "optim",
+]
+YAML_VALUES = st.sampled_from(
+    [
+        ".nan",
+        ".inf",
+        "-.inf",
+        "1e-3",
+        "[gs, 3]",
+        "null",
+        "true",
+        "{a: 1}",
+        "[",
+        "'x",
+        "1e400",
+        "-1",
+        "0",
+        "t8",
+        "fastvit_t8",
+        "3.5",
+    ]
+) | st.text(max_size=6)
 
 
 @_runs(200)

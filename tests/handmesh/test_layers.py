@@ -21,8 +21,19 @@ ROOT = Path(__file__).resolve().parents[2]
 # (layer, name, modules): a module belongs to the longest prefix listed. Layer numbers grow upwards.
 LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (1, "backbone", ("fastvit_backbone",)),
-    (2, "foundations", ("handmesh._version", "handmesh.errors", "handmesh.utils", "handmesh.config",
-                        "handmesh.frames", "handmesh.geometry", "handmesh.render")),
+    (
+        2,
+        "foundations",
+        (
+            "handmesh._version",
+            "handmesh.errors",
+            "handmesh.utils",
+            "handmesh.config",
+            "handmesh.frames",
+            "handmesh.geometry",
+            "handmesh.render",
+        ),
+    ),
     (3, "hand model", ("handmesh.hand_model",)),
     (4, "detection, crop, tracking", ("handmesh.detection", "handmesh.crop", "handmesh.tracking")),
     (5, "network, losses", ("handmesh.network", "handmesh.losses")),
@@ -33,8 +44,11 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (10, "landmark fit", ("handmesh.fitting",)),
     (11, "training, evaluation", ("handmesh.train", "handmesh.evaluation")),
     (12, "api, estimator", ("handmesh.api", "handmesh.pipeline")),
-    (13, "app, bench, cli, tools", ("handmesh.app", "handmesh.bench", "handmesh.cli", "handmesh.open_hand",
-                                    "handmesh.__init__", "demo")),
+    (
+        13,
+        "app, bench, cli, tools",
+        ("handmesh.app", "handmesh.bench", "handmesh.cli", "handmesh.open_hand", "handmesh.__init__", "demo"),
+    ),
 ]
 # The package face (``handmesh/__init__.py``) serves ``handmesh.load`` lazily: only the top floor may import it.
 FACE = "handmesh.__init__"
@@ -50,8 +64,11 @@ def _module_name(path: Path) -> str:
 
 
 def _source_files() -> list[Path]:
-    files = [*sorted((ROOT / "handmesh").rglob("*.py")), *sorted((ROOT / "fastvit_backbone").rglob("*.py")),
-             *sorted((ROOT / "demo").rglob("*.py"))]
+    files = [
+        *sorted((ROOT / "handmesh").rglob("*.py")),
+        *sorted((ROOT / "fastvit_backbone").rglob("*.py")),
+        *sorted((ROOT / "demo").rglob("*.py")),
+    ]
     return [f for f in files if "__pycache__" not in f.parts]
 
 
@@ -97,8 +114,10 @@ def imports_of(module: str, path: Path, source: str | None = None) -> Iterator[t
                 anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join([*anchor, *([base] if base else [])])
             names = [f"{base}.{a.name}" for a in node.names] + [base]
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Dict) and any(
-            isinstance(t, ast.Name) and t.id in LAZY_TABLES for t in node.targets
+        elif (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Dict)
+            and any(isinstance(t, ast.Name) and t.id in LAZY_TABLES for t in node.targets)
         ):
             # A package's lazy table (PEP 562): name -> the module that serves it, whole or relative to the package.
             for value in node.value.values:

@@ -44,9 +44,14 @@ def _scene(model, n: int = 3, seed: int = 0) -> tuple[HandMeshOutput, dict[str, 
     pred = HandMeshOutput(rotmats=rot, betas=betas, cam=cam, vertices=verts, joints=joints, joints2d=joints2d)
     t = torch.tensor([0.02, -0.01, 0.5])
     batch = {
-        "xyz": joints + t, "verts": verts + t, "uv": crop_normalized_to_pixels(joints2d, S),
-        "has_xyz": torch.ones(n, dtype=torch.bool), "has_verts": torch.ones(n, dtype=torch.bool),
-        "mano_pose": pose48, "mano_shape": betas, "has_mano": torch.ones(n, dtype=torch.bool),
+        "xyz": joints + t,
+        "verts": verts + t,
+        "uv": crop_normalized_to_pixels(joints2d, S),
+        "has_xyz": torch.ones(n, dtype=torch.bool),
+        "has_verts": torch.ones(n, dtype=torch.bool),
+        "mano_pose": pose48,
+        "mano_shape": betas,
+        "has_mano": torch.ones(n, dtype=torch.bool),
     }
     return pred, batch
 
@@ -69,8 +74,9 @@ def test_perfect_prediction_costs_nothing_but_the_prior(model) -> None:
 def test_each_term_sees_its_error_and_has_gradients(model, term: str) -> None:
     pred, batch = _scene(model)
     g = torch.Generator().manual_seed(1)
-    noisy = HandMeshOutput(**{k: (v + 0.01 * torch.randn(v.shape, generator=g)).requires_grad_()
-                              for k, v in vars(pred).items()})
+    noisy = HandMeshOutput(
+        **{k: (v + 0.01 * torch.randn(v.shape, generator=g)).requires_grad_() for k, v in vars(pred).items()}
+    )
     out = _loss(model, {term: 1.0})(noisy, batch)
     assert list(out.terms) == [term]
     assert float(out.total.detach()) > 1e-5
@@ -110,8 +116,10 @@ def test_ground_truth_rotations_follow_freihand(model) -> None:
     """The pose target built from mano_pose reproduces freihand_mano_to_mesh's mesh (up to translation)."""
     pred, batch = _scene(model, n=2, seed=3)
     K = torch.tensor([[500.0, 0, 112], [0, 500.0, 112], [0, 0, 1]], dtype=torch.float64)
-    mano61 = torch.cat([batch["mano_pose"], batch["mano_shape"], torch.tensor([[112.0, 112.0]] * 2),
-                        torch.tensor([[900.0]] * 2)], dim=1)
+    mano61 = torch.cat(
+        [batch["mano_pose"], batch["mano_shape"], torch.tensor([[112.0, 112.0]] * 2), torch.tensor([[900.0]] * 2)],
+        dim=1,
+    )
     verts, joints = freihand_mano_to_mesh(mano61.double(), K, model)
     rot = _loss(model)._gt_rotations(batch["mano_pose"])
     out = model(rot[:, 0], rot[:, 1:], batch["mano_shape"])

@@ -31,8 +31,10 @@ def make_small_checkpoint(path: Path, input_size: int = 64, seed: int = 0) -> Pa
     from handmesh.network import build_network, save_inference_checkpoint, save_network
 
     torch.manual_seed(seed)
-    cfg = load_config(None, [f"model.input_size={input_size}", "model.hand_model=open", "model.head_hidden=32",
-                             "model.ief_iterations=1"])  # fmt: skip
+    cfg = load_config(
+        None,
+        [f"model.input_size={input_size}", "model.hand_model=open", "model.head_hidden=32", "model.ief_iterations=1"],
+    )
     net = build_network(cfg.model)
     net.train()
     with torch.no_grad():  # non-trivial BatchNorm statistics, so fusion has something to fuse
@@ -64,8 +66,15 @@ def hand_model(side: str):
     return _MODELS[side]
 
 
-def pose_hand(side: str, centre_px: tuple[float, float], depth: float = 0.45, curl: float = 0.3,
-              roll_deg: float = 0.0, K: np.ndarray = K_TEST, seed: int = 0) -> Truth:  # fmt: skip
+def pose_hand(
+    side: str,
+    centre_px: tuple[float, float],
+    depth: float = 0.45,
+    curl: float = 0.3,
+    roll_deg: float = 0.0,
+    K: np.ndarray = K_TEST,
+    seed: int = 0,
+) -> Truth:
     """A hand, palm to the camera and fingers up (rolled by ``roll_deg``), its centroid at ``centre_px`` and
     ``depth`` metres."""
     from handmesh.synth.poses import HandFrame, curl_pose, rotation_matrix
@@ -87,8 +96,9 @@ def pose_hand(side: str, centre_px: tuple[float, float], depth: float = 0.45, cu
     return Truth(side, R, betas, joints + t, verts + t)
 
 
-def render_hand(truths: list[Truth], K: np.ndarray = K_TEST, size: tuple[int, int] = SIZE,
-                background: int = 90) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def render_hand(
+    truths: list[Truth], K: np.ndarray = K_TEST, size: tuple[int, int] = SIZE, background: int = 90
+) -> tuple[np.ndarray, np.ndarray]:
     """``(frame (H, W, 3) uint8, mask (H, W) bool of any hand)`` of the hands over a plain background."""
     from handmesh.render import Mesh, render
 

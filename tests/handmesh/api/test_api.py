@@ -36,14 +36,20 @@ def _check_hand(hand: handmesh.Hand, frame_shape: tuple[int, ...]) -> None:
     # Located on the hand: the 2D joints (projected from the 3D result) lie in the crop the network saw.
     x0, y0, x1, y1 = hand.crop_box
     side = x1 - x0
-    inside = ((hand.joints2d[:, 0] > x0 - 0.1 * side) & (hand.joints2d[:, 0] < x1 + 0.1 * side)
-              & (hand.joints2d[:, 1] > y0 - 0.1 * side) & (hand.joints2d[:, 1] < y1 + 0.1 * side))  # fmt: skip
+    inside = (
+        (hand.joints2d[:, 0] > x0 - 0.1 * side)
+        & (hand.joints2d[:, 0] < x1 + 0.1 * side)
+        & (hand.joints2d[:, 1] > y0 - 0.1 * side)
+        & (hand.joints2d[:, 1] < y1 + 0.1 * side)
+    )
     assert inside.all(), hand.joints2d
 
 
 def test_import_is_cheap_and_exports_are_lazy() -> None:
-    code = ("import sys, handmesh; before = {'torch', 'cv2', 'mediapipe'} & set(sys.modules); "
-            "handmesh.Hand; after = {'torch', 'cv2'} & set(sys.modules); print(sorted(before), sorted(after))")
+    code = (
+        "import sys, handmesh; before = {'torch', 'cv2', 'mediapipe'} & set(sys.modules); "
+        "handmesh.Hand; after = {'torch', 'cv2'} & set(sys.modules); print(sorted(before), sorted(after))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[] []"
     assert handmesh.load.__module__ == "handmesh.api" and handmesh.Hand.__name__ == "Hand"
@@ -98,8 +104,9 @@ def test_onnx_runtime_backend_gives_the_torch_result(small_checkpoint: Path) -> 
     box = _box_around(truth)
     results = {}
     for backend in ("torch", "onnxruntime"):
-        with handmesh.load(small_checkpoint, backend=backend, detector="box", detector_box=box,
-                           detector_handedness="left") as est:  # fmt: skip
+        with handmesh.load(
+            small_checkpoint, backend=backend, detector="box", detector_box=box, detector_handedness="left"
+        ) as est:
             (results[backend],) = est(frame, K_TEST)
     np.testing.assert_allclose(results["onnxruntime"].vertices, results["torch"].vertices, atol=2e-3)
 
@@ -158,10 +165,13 @@ def test_bad_intrinsics_are_clear_errors(small_checkpoint: Path) -> None:
             est(frame, np.diag([0.0, 1.0, 1.0]))
         K = np.array([[500.0, 0.0, 31.5], [0.0, 500.0, 23.5], [0.0, 0.0, 1.0]])
         # What once was accepted and put the hand ~0.3 m off or at 0.01 m depth:
-        for bad, match in ((K.T, "transposed"), (np.ones((3, 3)), r"\[\[fx, s, cx\]"),
-                           (np.vstack([K[:2], [0.0, 0.0, 0.0]]), "bottom row|0, 0, 1"),
-                           (K + [[0.0, 60.0, 0.0], [0.0] * 3, [0.0] * 3], "skew"),
-                           ([["a", "b", "c"]] * 3, "numbers")):  # fmt: skip
+        for bad, match in (
+            (K.T, "transposed"),
+            (np.ones((3, 3)), r"\[\[fx, s, cx\]"),
+            (np.vstack([K[:2], [0.0, 0.0, 0.0]]), "bottom row|0, 0, 1"),
+            (K + [[0.0, 60.0, 0.0], [0.0] * 3, [0.0] * 3], "skew"),
+            ([["a", "b", "c"]] * 3, "numbers"),
+        ):
             with pytest.raises(DataError, match=match):
                 est(frame, bad)
         assert est(frame, K + [[0.0, 2.0, 0.0], [0.0] * 3, [0.0] * 3]) is not None  # a little skew is fine

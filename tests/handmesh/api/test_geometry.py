@@ -58,8 +58,11 @@ def test_parameters_reproduce_the_mesh_with_the_sides_model(side: str) -> None:
         (hand,) = est(frame, K_TEST)
     model = hand_model(side)  # smplx conventions: axis-angle, hand_pose relative to hands_mean
     with torch.no_grad():
-        out = model(torch.as_tensor(hand.global_orient[None]), torch.as_tensor(hand.hand_pose[None]),
-                    torch.as_tensor(hand.betas[None]))  # fmt: skip
+        out = model(
+            torch.as_tensor(hand.global_orient[None]),
+            torch.as_tensor(hand.hand_pose[None]),
+            torch.as_tensor(hand.betas[None]),
+        )
     verts = out.vertices[0].numpy() - out.joints[0, 0].numpy() + hand.translation
     np.testing.assert_allclose(verts, truth.vertices, atol=5e-5)
     np.testing.assert_allclose(hand.rotmats, truth.rotmats, atol=1e-5)
@@ -124,8 +127,9 @@ def test_another_hand_model_is_posed_with_the_predicted_rotations(standin_dir) -
     with torch.no_grad():
         R = torch.as_tensor(truth.rotmats, dtype=torch.float32)[None]
         out = mano(R[:, 0], R[:, 1:], torch.zeros(1, 10))
-    np.testing.assert_allclose(hand.vertices, out.vertices[0].numpy() - out.joints[0, 0].numpy() + truth.joints[0],
-                               atol=2e-5)  # fmt: skip
+    np.testing.assert_allclose(
+        hand.vertices, out.vertices[0].numpy() - out.joints[0, 0].numpy() + truth.joints[0], atol=2e-5
+    )
     np.testing.assert_array_equal(hand.faces, mano.faces.numpy())
 
 

@@ -26,10 +26,14 @@ def _clip_truths(n: int) -> tuple[list[Truth], np.ndarray]:
     mean = hand_model(clip.handedness).hands_mean.double()
     truths = []
     for i in range(n):
-        aa = torch.cat([torch.as_tensor(clip.global_orient[i])[None],
-                        (torch.as_tensor(clip.hand_pose[i]) + mean).reshape(15, 3)])  # fmt: skip
-        truths.append(Truth(clip.handedness, axis_angle_to_matrix(aa).numpy(), clip.betas[i], clip.keypoints3d[i],
-                            clip.vertices[i]))  # fmt: skip
+        aa = torch.cat(
+            [torch.as_tensor(clip.global_orient[i])[None], (torch.as_tensor(clip.hand_pose[i]) + mean).reshape(15, 3)]
+        )
+        truths.append(
+            Truth(
+                clip.handedness, axis_angle_to_matrix(aa).numpy(), clip.betas[i], clip.keypoints3d[i], clip.vertices[i]
+            )
+        )
     return truths, clip.K
 
 

@@ -16,10 +16,14 @@ from .helpers import K_TEST, GroundTruthStage, OracleDetector, hand_model, pose_
 
 def _scene(curl_true: float, curl_network: float) -> tuple[np.ndarray, GroundTruthStage, OracleDetector, list]:
     """A right and a left hand; the network sees them with other finger curls than the landmarks show."""
-    truths = [pose_hand("right", (200, 250), curl=curl_true, seed=1), pose_hand("left", (450, 230), curl=curl_true,
-                                                                                  seed=2)]  # fmt: skip
-    wrong = [pose_hand("right", (200, 250), curl=curl_network, seed=1),
-             pose_hand("left", (450, 230), curl=curl_network, seed=2)]  # fmt: skip
+    truths = [
+        pose_hand("right", (200, 250), curl=curl_true, seed=1),
+        pose_hand("left", (450, 230), curl=curl_true, seed=2),
+    ]
+    wrong = [
+        pose_hand("right", (200, 250), curl=curl_network, seed=1),
+        pose_hand("left", (450, 230), curl=curl_network, seed=2),
+    ]
     frame, _ = render_hand(truths)
     stage = GroundTruthStage(K_TEST, truths=wrong)
     return frame, stage, OracleDetector(K_TEST, truths, world=True), truths
@@ -93,8 +97,9 @@ def test_submit_collect_gives_what_calls_give() -> None:
 
     def estimator() -> HandEstimator:
         stage, detector = stages[0]
-        return HandEstimator(stage, detector, mode="video", max_hands=2,
-                             refiner=LandmarkFitter(hand_model("right"), temporal=True))  # fmt: skip
+        return HandEstimator(
+            stage, detector, mode="video", max_hands=2, refiner=LandmarkFitter(hand_model("right"), temporal=True)
+        )
 
     a, b = estimator(), estimator()
     expected = [a(f, K_TEST, timestamp_ms=33 * i) for i, f in enumerate(frames)]

@@ -58,4 +58,3 @@ def test_shipped_weights_find_the_hand_in_the_sample_clip() -> None:
     assert np.mean(offsets) < 0.16, offsets
     # ... and the articulation is closer to the truth than the mean hand's.
     assert np.mean(errors) < np.mean(baseline), (np.mean(errors), np.mean(baseline))
-

@@ -48,8 +48,10 @@ def test_video_mode_is_as_accurate_as_image_mode(sample_clip_scores: dict) -> No
     assert video.found >= image.found  # MediaPipe's tracking finds the hand where its palm detector alone does not
 
 
-def test_real_photo_as_a_still_video_keeps_its_crop(hand_landmarker_bundle: Path,  # noqa: F811
-                                                    real_hands_dir: Path) -> None:  # fmt: skip
+def test_real_photo_as_a_still_video_keeps_its_crop(
+    hand_landmarker_bundle: Path,  # noqa: F811
+    real_hands_dir: Path,
+) -> None:
     """A FreiHAND photo fed 30 times: the crop stays the size of the landmarks' hand (it used to shrink from 233 to
     102 pixels in 9 frames), one hand, one side."""
     name = "3459"

@@ -34,10 +34,22 @@ def _args(*argv: str) -> argparse.Namespace:
 def _hand(joints: np.ndarray, joints2d: np.ndarray, side: str = "right", crop_side: float = 100.0) -> Hand:
     """A hand with the given keypoints and a square crop of ``crop_side`` pixels; the rest is filler."""
     z = np.zeros
-    return Hand(side, 1.0, z(4), np.array([0.0, 0.0, crop_side, crop_side]),  # type: ignore[arg-type]
-                z((778, 3), np.float32), np.asarray(joints, np.float32), np.asarray(joints2d, np.float32),
-                z(3, np.float32), z(45, np.float32), z(10, np.float32), z((16, 3, 3), np.float32), z(3, np.float32),
-                np.eye(3), z((1, 3), np.int32))
+    return Hand(
+        side,
+        1.0,
+        z(4),
+        np.array([0.0, 0.0, crop_side, crop_side]),  # type: ignore[arg-type]
+        z((778, 3), np.float32),
+        np.asarray(joints, np.float32),
+        np.asarray(joints2d, np.float32),
+        z(3, np.float32),
+        z(45, np.float32),
+        z(10, np.float32),
+        z((16, 3, 3), np.float32),
+        z(3, np.float32),
+        np.eye(3),
+        z((1, 3), np.int32),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- metric helpers
@@ -106,13 +118,26 @@ def test_help_explains_the_columns(capsys: pytest.CaptureFixture[str]) -> None:
         main(["accuracy", "--help"])
     assert e.value.code == 0
     out = capsys.readouterr().out
-    for column in ("ghosts", "crop min/med/max", "2D err", "PA mm", "jitter", "wrong side", "mean pose", "tip PCK@0.1",
-                   "bend r", "--frames", "--no-real"):  # fmt: skip
+    for column in (
+        "ghosts",
+        "crop min/med/max",
+        "2D err",
+        "PA mm",
+        "jitter",
+        "wrong side",
+        "mean pose",
+        "tip PCK@0.1",
+        "bend r",
+        "--frames",
+        "--no-real",
+    ):
         assert column in out, column
 
 
-def test_table_on_the_sample_clip(hand_landmarker_bundle: Path,  # noqa: F811
-                                  capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_table_on_the_sample_clip(
+    hand_landmarker_bundle: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     args = _args("--frames", str(FRAMES), "--no-real", "--hand-landmarker", str(hand_landmarker_bundle))
     assert bench.run(args) == 0
     out = capsys.readouterr().out
@@ -131,8 +156,9 @@ def test_table_on_the_sample_clip(hand_landmarker_bundle: Path,  # noqa: F811
 
 
 def test_clip_accuracy_for_a_library_user(hand_landmarker_bundle: Path) -> None:  # noqa: F811
-    r = bench.clip_accuracy(SAMPLE_CLIP, mode="video", refine="landmarks", frames=4,
-                            hand_landmarker=hand_landmarker_bundle)  # fmt: skip
+    r = bench.clip_accuracy(
+        SAMPLE_CLIP, mode="video", refine="landmarks", frames=4, hand_landmarker=hand_landmarker_bundle
+    )
     assert isinstance(r, bench.ClipAccuracy) and (r.frames, r.found, r.matched, r.ghosts) == (4, 4, 4, 0)
     assert 0 < r.error2d < 0.1 and 0 < r.pa_mpjpe_mm < 30 and r.error2d_px > 0
 

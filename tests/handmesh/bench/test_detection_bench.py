@@ -22,8 +22,12 @@ def test_letterbox_keeps_aspect() -> None:
     assert len(rows) == 160 and rows[0] == 160  # 400x100 -> 640x160, centred
 
 
-def test_bench_prints_table(hand_landmarker_bundle: Path, real_hands_dir: Path, tmp_path: Path,  # noqa: F811
-                            capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_bench_prints_table(
+    hand_landmarker_bundle: Path,  # noqa: F811
+    real_hands_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     photos, crops = tmp_path / "photos", tmp_path / "crops"
     photos.mkdir()
     crops.mkdir()
@@ -33,9 +37,22 @@ def test_bench_prints_table(hand_landmarker_bundle: Path, real_hands_dir: Path, 
         (crops / name).symlink_to(real_hands_dir / "freihand_crops" / name)
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
-    args = parser.parse_args(["--photos", str(photos), "--crops", str(crops), "--hand-landmarker",
-                              str(hand_landmarker_bundle), "--repeats", "2", "--video-frames", "3",
-                              "--max-hands", "1"])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "--photos",
+            str(photos),
+            "--crops",
+            str(crops),
+            "--hand-landmarker",
+            str(hand_landmarker_bundle),
+            "--repeats",
+            "2",
+            "--video-frames",
+            "3",
+            "--max-hands",
+            "1",
+        ]
+    )
     assert bench.run(args) == 0
     out = capsys.readouterr().out
     assert "IMAGE  num_hands=1" in out and "VIDEO  num_hands=1" in out

@@ -21,8 +21,10 @@ def _args(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_fit_bench_prints_times_and_accuracy(hand_landmarker_bundle: Path,  # noqa: F811
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_fit_bench_prints_times_and_accuracy(
+    hand_landmarker_bundle: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert bench.run(_args("--frames", "6", "--repeats", "1", "--hand-landmarker", str(hand_landmarker_bundle))) == 0
     out = capsys.readouterr().out
     one = re.search(r"^1 hand per call\s+([\d.]+)\s+(\d+)$", out, re.M)

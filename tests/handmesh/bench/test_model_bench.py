@@ -19,8 +19,26 @@ CONFIGS = Path(__file__).resolve().parents[3] / "configs"
 
 def test_prints_a_table_with_threads_ratios_and_goals(capsys) -> None:
     pytest.importorskip("onnxruntime")
-    rc = main(["model", "--variants", "t8", "--input-size", "64", "--batches", "1", "2", "--repeats", "2",
-               "--warmup", "0", "--threads", "1", "--head-hidden", "32"])
+    rc = main(
+        [
+            "model",
+            "--variants",
+            "t8",
+            "--input-size",
+            "64",
+            "--batches",
+            "1",
+            "2",
+            "--repeats",
+            "2",
+            "--warmup",
+            "0",
+            "--threads",
+            "1",
+            "--head-hidden",
+            "32",
+        ]
+    )
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert "threads: 1" in out and "machine:" in out and "command: handmesh-bench model" in out
@@ -39,20 +57,42 @@ def test_prints_a_table_with_threads_ratios_and_goals(capsys) -> None:
 
 
 def test_without_the_export_columns(capsys) -> None:
-    rc = main(["model", "--variants", "t8", "--input-size", "64", "--batches", "1", "--repeats", "1", "--warmup",
-               "0", "--no-onnx", "--no-torchscript", "--head-hidden", "32"])
+    rc = main(
+        [
+            "model",
+            "--variants",
+            "t8",
+            "--input-size",
+            "64",
+            "--batches",
+            "1",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--no-onnx",
+            "--no-torchscript",
+            "--head-hidden",
+            "32",
+        ]
+    )
     out, _ = capsys.readouterr()
     assert rc == 0
-    cells = [c.strip() for c in next(line for line in out.splitlines() if line.startswith("| fastvit_t8")).strip(
-        "|").split("|")]
+    cells = [
+        c.strip()
+        for c in next(line for line in out.splitlines() if line.startswith("| fastvit_t8")).strip("|").split("|")
+    ]
     assert cells[5] == "n/a" and cells[6] == "n/a" and cells[9] == "n/a"
 
 
-@pytest.mark.parametrize("argv,match", [
-    (["--input-size", "100"], "multiple of 32"),
-    (["--batches", "0"], "positive batch sizes"),
-    (["--variants", "t99"], "fastvit_t8"),
-])
+@pytest.mark.parametrize(
+    "argv,match",
+    [
+        (["--input-size", "100"], "multiple of 32"),
+        (["--batches", "0"], "positive batch sizes"),
+        (["--variants", "t99"], "fastvit_t8"),
+    ],
+)
 def test_bad_options_are_user_errors(argv, match, capsys) -> None:
     assert main(["model", *argv]) == 2
     assert match in capsys.readouterr().err

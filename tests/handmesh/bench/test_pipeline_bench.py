@@ -26,11 +26,23 @@ def test_read_frames_resizes_and_times() -> None:
     assert len(frames) == len(ms) == 3 and frames[0].shape == (240, 320, 3) and all(m > 0 for m in ms)
 
 
-def test_bench_prints_both_pipelines_and_the_ratio(hand_landmarker_bundle: Path,  # noqa: F811
-                                                   small_checkpoint: Path,  # noqa: F811
-                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    args = _args("--checkpoint", str(small_checkpoint), "--backend", "torch", "--frames", "4", "--warmup", "1",
-                 "--hand-landmarker", str(hand_landmarker_bundle))  # fmt: skip
+def test_bench_prints_both_pipelines_and_the_ratio(
+    hand_landmarker_bundle: Path,  # noqa: F811
+    small_checkpoint: Path,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = _args(
+        "--checkpoint",
+        str(small_checkpoint),
+        "--backend",
+        "torch",
+        "--frames",
+        "4",
+        "--warmup",
+        "1",
+        "--hand-landmarker",
+        str(hand_landmarker_bundle),
+    )
     assert bench.run(args) == 0
     out = capsys.readouterr().out
     assert "4 frames of sample_clip.mp4 at 640x480" in out and "threads 2" in out

@@ -64,8 +64,14 @@ def make_annotations(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         xyz[i] = (np.linalg.inv(K[i]) @ np.c_[uv, np.ones(21)].T).T * z[:, None]
     verts = xyz[:, rng.integers(0, 21, 778)] + rng.normal(scale=0.01, size=(n, 778, 3))
     mano = np.concatenate(
-        [rng.normal(scale=0.3, size=(n, 48)), rng.normal(size=(n, 10)), rng.uniform(80, 140, (n, 2)),
-         rng.uniform(0.5, 1.5, (n, 1))], axis=1)
+        [
+            rng.normal(scale=0.3, size=(n, 48)),
+            rng.normal(size=(n, 10)),
+            rng.uniform(80, 140, (n, 2)),
+            rng.uniform(0.5, 1.5, (n, 1)),
+        ],
+        axis=1,
+    )
     return {"K": K, "xyz": xyz, "verts": verts, "mano": mano, "scale": rng.uniform(0.02, 0.04, n)}
 
 
@@ -90,8 +96,14 @@ def write_tiny_freihand(
         for i in range(n_train):
             tr_images.append(draw_markers(train["K"][i], train["xyz"][i], background=40 + 10 * k))
             tr_ids.append(i + n_train * k)
-    tr_masks = [np.where(draw_markers(train["K"][i], train["xyz"][i]).max(-1) > 100, 255, 0).astype(np.uint8)
-                for i in range(n_train)] if masks else None
+    tr_masks = (
+        [
+            np.where(draw_markers(train["K"][i], train["xyz"][i]).max(-1) > 100, 255, 0).astype(np.uint8)
+            for i in range(n_train)
+        ]
+        if masks
+        else None
+    )
     write_freihand_split(root, "training", **train, images=tr_images, image_ids=tr_ids, masks=tr_masks)
     ev_images = [draw_markers(ev["K"][i], ev["xyz"][i]) for i in range(n_eval)]
     write_freihand_split(root, "evaluation", **ev, images=ev_images)

@@ -71,8 +71,7 @@ def test_missing_files_listed_at_once(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError) as err:
         load_annotations(tmp_path / "fh", "training", require=("K", "xyz", "mano"))
     msg = str(err.value)
-    for name in ("training_K.json", "training_xyz.json", "training_mano.json", "expected FreiHAND layout",
-                 "32,560"):
+    for name in ("training_K.json", "training_xyz.json", "training_mano.json", "expected FreiHAND layout", "32,560"):
         assert name in msg
 
 

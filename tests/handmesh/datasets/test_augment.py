@@ -20,8 +20,9 @@ from handmesh.datasets.augment import (
 from handmesh.datasets.freihand import IMAGENET_MEAN, IMAGENET_STD, FreiHANDDataset
 from handmesh.geometry.projection import project_pinhole as project
 
-GEOMETRY_ONLY = AugmentParams(scale=0.25, rotation_deg=180.0, translation=0.1, color_jitter=0.0, blur_prob=0.0,
-                              occlusion_prob=0.0)
+GEOMETRY_ONLY = AugmentParams(
+    scale=0.25, rotation_deg=180.0, translation=0.1, color_jitter=0.0, blur_prob=0.0, occlusion_prob=0.0
+)
 
 
 def _to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -41,8 +42,9 @@ def _find_dot(image: np.ndarray, colour: np.ndarray) -> np.ndarray | None:
 
 @pytest.mark.parametrize("input_size", [224, 160])
 def test_dots_land_on_augmented_keypoints(tiny_freihand, input_size: int) -> None:
-    ds = FreiHANDDataset(tiny_freihand.root, "training", versions=["gs"], augment=GEOMETRY_ONLY,
-                         input_size=input_size, cache_dir=False)
+    ds = FreiHANDDataset(
+        tiny_freihand.root, "training", versions=["gs"], augment=GEOMETRY_ONLY, input_size=input_size, cache_dir=False
+    )
     checked = 0
     for i in range(len(ds)):
         for seed in range(4):
@@ -69,8 +71,10 @@ def test_uv_is_projection_of_xyz_after_augmentation(tiny_freihand) -> None:
         # The crop affine maps original projections to crop projections, for keypoints and vertices alike.
         idx = int(s["index"])
         A = s["crop_affine"].double().numpy()
-        for orig, aug in ((tiny_freihand.train["xyz"][idx], xyz), (tiny_freihand.train["verts"][idx],
-                                                                     s["verts"].double().numpy())):
+        for orig, aug in (
+            (tiny_freihand.train["xyz"][idx], xyz),
+            (tiny_freihand.train["verts"][idx], s["verts"].double().numpy()),
+        ):
             uv0 = project(orig, tiny_freihand.train["K"][idx])
             np.testing.assert_allclose(uv0 @ A[:, :2].T + A[:, 2], project(aug, K), atol=2e-3)
         # Rotation about the optical axis keeps depth and distances.
@@ -91,8 +95,7 @@ def test_rotation_about_principal_point_for_square_pixels() -> None:
     tf = crop_transform(K, (224, 224), 224, rotation=a, center=(100, 120))
     # The box centre is the principal point, so it stays at the crop centre and K is unchanged.
     np.testing.assert_allclose(tf.affine @ [100, 120, 1], [111.5, 111.5], atol=1e-9)
-    np.testing.assert_allclose(tf.affine[:, :2], [[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]],
-                               atol=1e-12)
+    np.testing.assert_allclose(tf.affine[:, :2], [[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]], atol=1e-12)
     np.testing.assert_allclose(tf.K[:2, :2], K[:2, :2], atol=1e-12)
 
 

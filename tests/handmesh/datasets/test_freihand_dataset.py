@@ -16,11 +16,20 @@ from handmesh.errors import ConfigError, DataError, MissingFileError
 from handmesh.geometry.projection import project_pinhole as project
 
 SHAPES = {
-    "image": ((3, 224, 224), torch.float32), "K": ((3, 3), torch.float32), "xyz": ((21, 3), torch.float32),
-    "uv": ((21, 2), torch.float32), "verts": ((778, 3), torch.float32), "has_verts": ((), torch.bool),
-    "mano_pose": ((48,), torch.float32), "mano_shape": ((10,), torch.float32), "has_mano": ((), torch.bool),
-    "crop_affine": ((2, 3), torch.float32), "index": ((), torch.int64), "image_id": ((), torch.int64),
-    "has_xyz": ((), torch.bool), "valid": ((), torch.bool),
+    "image": ((3, 224, 224), torch.float32),
+    "K": ((3, 3), torch.float32),
+    "xyz": ((21, 3), torch.float32),
+    "uv": ((21, 2), torch.float32),
+    "verts": ((778, 3), torch.float32),
+    "has_verts": ((), torch.bool),
+    "mano_pose": ((48,), torch.float32),
+    "mano_shape": ((10,), torch.float32),
+    "has_mano": ((), torch.bool),
+    "crop_affine": ((2, 3), torch.float32),
+    "index": ((), torch.int64),
+    "image_id": ((), torch.int64),
+    "has_xyz": ((), torch.bool),
+    "valid": ((), torch.bool),
 }
 
 
@@ -56,7 +65,8 @@ def test_versions_and_image_ids(tiny_freihand) -> None:
     assert ids == list(range(4 * n))
     two = FreiHANDDataset(tiny_freihand.root, "training", versions=["hom", "auto"], cache_dir=False)
     assert [int(two.image_path(i).stem) for i in range(len(two))] == [i + n for i in range(n)] + [
-        i + 3 * n for i in range(n)]
+        i + 3 * n for i in range(n)
+    ]
     with pytest.raises(ConfigError, match="versions"):
         FreiHANDDataset(tiny_freihand.root, "training", versions=["green"], cache_dir=False)
 
@@ -150,8 +160,14 @@ def test_evaluation_keeps_bad_images_in_place(tiny_freihand) -> None:
 def test_masks_follow_the_crop(tiny_freihand) -> None:
     from handmesh.datasets.augment import AugmentParams
 
-    ds = FreiHANDDataset(tiny_freihand.root, "training", versions=["gs"], with_mask=True, cache_dir=False,
-                         augment=AugmentParams(color_jitter=0, blur_prob=0, occlusion_prob=0))
+    ds = FreiHANDDataset(
+        tiny_freihand.root,
+        "training",
+        versions=["gs"],
+        with_mask=True,
+        cache_dir=False,
+        augment=AugmentParams(color_jitter=0, blur_prob=0, occlusion_prob=0),
+    )
     s = ds.get_sample(3, np.random.default_rng(1))
     assert s["mask"].shape == (224, 224) and s["mask"].dtype == torch.float32
     uv = s["uv"].numpy()
@@ -168,8 +184,7 @@ def test_dataloader_with_workers(tiny_freihand) -> None:
     ds = FreiHANDDataset(tiny_freihand.root, "evaluation")
     batch = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
     assert batch["image"].shape == (4, 3, 224, 224) and batch["verts"].shape == (4, 778, 3)
-    np.testing.assert_allclose(batch["verts"][2].numpy(), tiny_freihand.evaluation["verts"][2], rtol=1e-6,
-                               atol=1e-7)
+    np.testing.assert_allclose(batch["verts"][2].numpy(), tiny_freihand.evaluation["verts"][2], rtol=1e-6, atol=1e-7)
 
 
 def test_build_from_config(tiny_freihand) -> None:

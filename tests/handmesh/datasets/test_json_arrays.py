@@ -28,8 +28,10 @@ def test_equals_json_load(tmp_path: Path, indent: int | None, chunk: int) -> Non
     np.testing.assert_array_equal(arr, np.asarray(json.loads(path.read_text())))
 
 
-@pytest.mark.parametrize(("shape", "accepted"), [((1, 61), [(1, 61), (61,)]), ((61,), [(1, 61), (61,)]),
-                                                 ((), [(), (1,)]), ((1,), [(), (1,)])])
+@pytest.mark.parametrize(
+    ("shape", "accepted"),
+    [((1, 61), [(1, 61), (61,)]), ((61,), [(1, 61), (61,)]), ((), [(), (1,)]), ((1,), [(), (1,)])],
+)
 def test_entry_shape_chosen_by_depth(tmp_path: Path, shape: tuple[int, ...], accepted: list) -> None:
     values = np.random.default_rng(1).normal(size=(5, *shape))
     arr, out_shape = read_json_array(_write(tmp_path / "a.json", values.tolist()), accepted, chunk_bytes=13)
@@ -40,8 +42,9 @@ def test_entry_shape_chosen_by_depth(tmp_path: Path, shape: tuple[int, ...], acc
 def test_streams_to_raw_file(tmp_path: Path) -> None:
     values = np.random.default_rng(2).normal(size=(9, 778, 3))
     out = tmp_path / "cache" / "verts.f64"
-    arr, shape = read_json_array(_write(tmp_path / "v.json", values.tolist()), [(778, 3)], out_file=out,
-                                 chunk_bytes=4096)
+    arr, shape = read_json_array(
+        _write(tmp_path / "v.json", values.tolist()), [(778, 3)], out_file=out, chunk_bytes=4096
+    )
     assert arr is None and shape == (9, 778, 3)
     np.testing.assert_array_equal(np.fromfile(out).reshape(shape), values)
     assert not out.with_name("verts.f64.tmp").exists()
@@ -77,7 +80,7 @@ def test_truncated_file(tmp_path: Path) -> None:
         read_json_array(path, [(21, 3)])
 
 
-@pytest.mark.parametrize("text", ["[]", "{\"a\": 1}", "", "[[1, 2, 3]]"])
+@pytest.mark.parametrize("text", ["[]", '{"a": 1}', "", "[[1, 2, 3]]"])
 def test_wrong_structure(tmp_path: Path, text: str) -> None:
     path = tmp_path / "x.json"
     path.write_text(text)

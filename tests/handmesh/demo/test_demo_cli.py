@@ -37,11 +37,24 @@ def _net(ckpt: Path) -> list[str]:
     return ["--checkpoint", str(ckpt), "--backend", "torch", "--no-display"]
 
 
-def test_video_to_video_with_the_right_frame_count(small_checkpoint: Path, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_video_to_video_with_the_right_frame_count(
+    small_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out" / "overlay.mp4"
-    rc = main(["--video", str(SAMPLE_CLIP), "--output", str(out), "--max-frames", "7", "--detector", "none",
-               "--skeleton", *_net(small_checkpoint)])  # fmt: skip
+    rc = main(
+        [
+            "--video",
+            str(SAMPLE_CLIP),
+            "--output",
+            str(out),
+            "--max-frames",
+            "7",
+            "--detector",
+            "none",
+            "--skeleton",
+            *_net(small_checkpoint),
+        ]
+    )
     assert rc == 0
     assert count_frames(out) == 7
     assert sorted(p.name for p in out.parent.iterdir()) == ["overlay.mp4"]  # no temporary file left
@@ -53,9 +66,9 @@ def test_video_to_video_with_the_right_frame_count(small_checkpoint: Path, tmp_p
     assert first.shape == (480, 640, 3)
 
 
-def test_no_source_and_no_display_runs_the_sample_clip(small_checkpoint: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_no_source_and_no_display_runs_the_sample_clip(
+    small_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["--max-frames", "3", "--detector", "none", *_net(small_checkpoint)]) == 0
     assert count_frames(tmp_path / "outputs" / "demo.mp4") == 3
@@ -75,8 +88,22 @@ def test_images_to_pngs_and_meshes(small_checkpoint: Path, tmp_path: Path) -> No
     (images / "4_broken.png").write_bytes(b"\x89PNG broken")
     out, meshes = tmp_path / "out", tmp_path / "meshes"
     with pytest.warns(UserWarning, match="4_broken.png"):
-        rc = main(["--images", str(images), "--output", str(out), "--save-mesh", str(meshes), "--mesh-format", "ply",
-                   "--detector", "none", "--mirror", *_net(small_checkpoint)])  # fmt: skip
+        rc = main(
+            [
+                "--images",
+                str(images),
+                "--output",
+                str(out),
+                "--save-mesh",
+                str(meshes),
+                "--mesh-format",
+                "ply",
+                "--detector",
+                "none",
+                "--mirror",
+                *_net(small_checkpoint),
+            ]
+        )
     assert rc == 0
     assert sorted(p.name for p in out.iterdir()) == ["1_color.png", "2_gray16.png", "3_small.png"]
     assert cv2.imread(str(out / "3_small.png")).shape == (240, 320, 3)
@@ -124,8 +151,9 @@ def test_lost_camera_ends_the_demo_cleanly(small_checkpoint: Path, tmp_path: Pat
     cam = CameraSource(0, retries=2, retry_delay=0.01, failures_before_reopen=2, open_capture=open_capture)
     est = handmesh.load(small_checkpoint, backend="torch", detector="none", mode="video")
     logs: list[str] = []
-    result = run_demo(DemoOptions(display=False, output=tmp_path / "cam.mp4"), estimator=est, source=cam,
-                      log=logs.append)  # fmt: skip
+    result = run_demo(
+        DemoOptions(display=False, output=tmp_path / "cam.mp4"), estimator=est, source=cam, log=logs.append
+    )
     est.close()
     assert "stopped delivering frames" in result.stopped and any("stopping" in m for m in logs)
     assert 1 <= result.frames <= 5 and count_frames(tmp_path / "cam.mp4") == result.frames
@@ -138,8 +166,9 @@ def test_a_failed_run_leaves_no_partial_video(small_checkpoint: Path, tmp_path: 
     out.write_bytes(b"an earlier good file")
     est = handmesh.load(small_checkpoint, backend="torch", detector="none")
     with pytest.raises(RuntimeError, match="decoder crashed"):
-        run_demo(DemoOptions(display=False, output=out), estimator=est,
-                 source=RaisingSource(RuntimeError("decoder crashed")))
+        run_demo(
+            DemoOptions(display=False, output=out), estimator=est, source=RaisingSource(RuntimeError("decoder crashed"))
+        )
     est.close()
     assert out.read_bytes() == b"an earlier good file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.mp4"]
@@ -149,8 +178,11 @@ def test_ctrl_c_stops_like_q_and_keeps_the_video(small_checkpoint: Path, tmp_pat
     import handmesh
 
     est = handmesh.load(small_checkpoint, backend="torch", detector="none")
-    result = run_demo(DemoOptions(display=False, output=tmp_path / "c.mp4"), estimator=est,
-                      source=RaisingSource(KeyboardInterrupt(), live=True))
+    result = run_demo(
+        DemoOptions(display=False, output=tmp_path / "c.mp4"),
+        estimator=est,
+        source=RaisingSource(KeyboardInterrupt(), live=True),
+    )
     est.close()
     assert (result.stopped, result.frames) == ("interrupted", 2) and count_frames(tmp_path / "c.mp4") == 2
 
@@ -168,8 +200,20 @@ def test_user_errors_are_one_line(small_checkpoint: Path, tmp_path: Path, capsys
     bad.write_bytes(b"garbage" * 100)
     assert main(["--video", str(bad), *_net(small_checkpoint)]) == 2
     assert f"cannot decode video {bad}" in capsys.readouterr().err
-    assert main(["--video", str(SAMPLE_CLIP), "--output", str(tmp_path / "x.txt"), "--detector", "none",
-                 *_net(small_checkpoint)]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "--video",
+                str(SAMPLE_CLIP),
+                "--output",
+                str(tmp_path / "x.txt"),
+                "--detector",
+                "none",
+                *_net(small_checkpoint),
+            ]
+        )
+        == 2
+    )
     assert "expected a .mp4 file or a folder" in capsys.readouterr().err
     assert main(["--camera", "99", *_net(small_checkpoint)]) == 2
     assert "camera 99 is not available; tried" in capsys.readouterr().err
@@ -177,8 +221,9 @@ def test_user_errors_are_one_line(small_checkpoint: Path, tmp_path: Path, capsys
     assert "--max-frames must be >= 1" in capsys.readouterr().err
 
 
-def test_view3d_without_open3d_says_how_to_get_it(small_checkpoint: Path, capsys: pytest.CaptureFixture[str],
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_view3d_without_open3d_says_how_to_get_it(
+    small_checkpoint: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import builtins
 
     real_import = builtins.__import__
@@ -248,7 +293,7 @@ def _damaged_copy(path: Path, stretch: int, seed: int = 0) -> Path:
     """The sample clip with ``stretch`` bytes of noise a third of the way in."""
     data = bytearray(SAMPLE_CLIP.read_bytes())
     at = len(data) // 3
-    data[at:at + stretch] = np.random.default_rng(seed).integers(0, 256, stretch, dtype=np.uint8).tobytes()
+    data[at : at + stretch] = np.random.default_rng(seed).integers(0, 256, stretch, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return path
 
@@ -308,8 +353,9 @@ def test_a_video_that_does_not_play_never_replaces_a_good_one(tmp_path: Path, mo
     assert sink.close() == good and count_frames(good) == 1  # a complete file does replace it
 
 
-def test_disk_full_while_writing_the_video_exits_1_and_keeps_the_old_file(small_checkpoint: Path,
-                                                                         tmp_path: Path) -> None:  # fmt: skip
+def test_disk_full_while_writing_the_video_exits_1_and_keeps_the_old_file(
+    small_checkpoint: Path, tmp_path: Path
+) -> None:
     """A real write failure: the demo in a child process with a file size limit (RLIMIT_FSIZE, SIGXFSZ ignored)."""
     import os
     import subprocess
@@ -327,9 +373,14 @@ def test_disk_full_while_writing_the_video_exits_1_and_keeps_the_old_file(small_
         sys.exit(main(["--video", {str(SAMPLE_CLIP)!r}, "--output", {str(good)!r}, "--max-frames", "40",
                        "--detector", "none", "--checkpoint", {str(small_checkpoint)!r}, "--backend", "torch",
                        "--no-display"]))
-    """)  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert resource is not None
     assert proc.returncode == 1, (proc.returncode, proc.stderr[-2000:])
     assert "readable frame(s) of 40" in proc.stderr and "left as it was" in proc.stderr
@@ -354,8 +405,9 @@ def test_png_frames_on_a_full_disk_are_one_error(tmp_path: Path, monkeypatch: py
     assert (tmp_path / "frames" / "f0.png").is_file()
 
 
-def test_unwritable_outputs_are_refused_before_the_run(small_checkpoint: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_unwritable_outputs_are_refused_before_the_run(
+    small_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "dir.mp4").mkdir()
     (tmp_path / "file.jpg").write_bytes(b"x")
     (tmp_path / "meshes.obj").write_bytes(b"x")

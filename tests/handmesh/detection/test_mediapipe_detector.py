@@ -125,8 +125,10 @@ def test_huge_frame_is_downscaled_and_mapped_back(hand_landmarker_bundle: Path, 
     import cv2
 
     huge = cv2.resize(open_hand, (2240, 2240), interpolation=cv2.INTER_LINEAR)  # 10x the 224-pixel original
-    with MediaPipeHandDetector(hand_landmarker_bundle, max_side=None) as full, \
-            MediaPipeHandDetector(hand_landmarker_bundle) as small:  # fmt: skip
+    with (
+        MediaPipeHandDetector(hand_landmarker_bundle, max_side=None) as full,
+        MediaPipeHandDetector(hand_landmarker_bundle) as small,
+    ):
         ref, got, base = full.detect(huge), small.detect(huge), small.detect(open_hand)
     assert small.max_side == 1280 and len(ref) == len(got) == len(base) == 1
     side = ref[0].box[2] - ref[0].box[0]

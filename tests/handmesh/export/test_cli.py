@@ -33,17 +33,19 @@ def test_exports_beside_the_checkpoint_and_reports_parity(checkpoint: Path, tmp_
 
 def test_torchscript_with_an_explicit_output(checkpoint: Path, tmp_path: Path, capsys) -> None:
     out_path = tmp_path / "sub" / "hand.ts"
-    rc = main(["--checkpoint", str(checkpoint), "--format", "torchscript", "--output", str(out_path),
-               "--batch", "2"])
+    rc = main(["--checkpoint", str(checkpoint), "--format", "torchscript", "--output", str(out_path), "--batch", "2"])
     out, err = capsys.readouterr()
     assert rc == 0, err
     assert out_path.is_file() and "batch 2" in out and ": ok" in out
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda p: p.write_bytes(b"not a checkpoint at all"), "not_ours.pt"),
-    (lambda p: torch.save({"weights": torch.zeros(3)}, p), r"not_ours\.pt is not a handmesh checkpoint"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda p: p.write_bytes(b"not a checkpoint at all"), "not_ours.pt"),
+        (lambda p: torch.save({"weights": torch.zeros(3)}, p), r"not_ours\.pt is not a handmesh checkpoint"),
+    ],
+)
 def test_foreign_or_corrupt_checkpoint_is_one_line(make, match: str, tmp_path: Path, capsys) -> None:
     bad = tmp_path / "not_ours.pt"
     make(bad)

@@ -14,9 +14,16 @@ from handmesh.errors import CheckpointError
 
 def _meta(**over) -> ArtefactMetadata:
     rng = np.random.default_rng(0)
-    fields = dict(artefact="onnx", variant="fastvit_t8", input_size=224, mean=(0.485, 0.456, 0.406),
-                  std=(0.229, 0.224, 0.225), hand_model="open", faces=rng.integers(0, 778, (1538, 3)).astype(np.int32),
-                  num_vertices=778)
+    fields = dict(
+        artefact="onnx",
+        variant="fastvit_t8",
+        input_size=224,
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        hand_model="open",
+        faces=rng.integers(0, 778, (1538, 3)).astype(np.int32),
+        num_vertices=778,
+    )
     fields.update(over)
     return ArtefactMetadata(**fields)
 
@@ -40,14 +47,17 @@ def test_document_round_trips() -> None:
     assert _meta().input_shape == ["batch", 3, 224, 224]
 
 
-@pytest.mark.parametrize("edit,match", [
-    (lambda d: d.update(format="something-else"), r"x\.onnx: metadata format 'something-else'"),
-    (lambda d: d.update(format_version=99), r"version 99.*update handmesh"),
-    (lambda d: d.pop("faces"), r"x\.onnx: its handmesh metadata lacks faces"),
-    (lambda d: d.update(mean=[0.5, 0.5]), "mean: expected 3 numbers"),
-    (lambda d: d["faces"].update(zlib_base64="!!!!"), "faces entry is malformed"),
-    (lambda d: d.update(num_vertices=10), r"faces index vertices outside 0\.\.9"),
-])
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        (lambda d: d.update(format="something-else"), r"x\.onnx: metadata format 'something-else'"),
+        (lambda d: d.update(format_version=99), r"version 99.*update handmesh"),
+        (lambda d: d.pop("faces"), r"x\.onnx: its handmesh metadata lacks faces"),
+        (lambda d: d.update(mean=[0.5, 0.5]), "mean: expected 3 numbers"),
+        (lambda d: d["faces"].update(zlib_base64="!!!!"), "faces entry is malformed"),
+        (lambda d: d.update(num_vertices=10), r"faces index vertices outside 0\.\.9"),
+    ],
+)
 def test_bad_documents_are_named(edit, match: str) -> None:
     doc = _meta().to_dict()
     edit(doc)

@@ -100,8 +100,9 @@ def test_onnx_graph_names_and_shapes(exported: dict) -> None:
     assert dims(graph.input[0]) == ["batch", 3, SIZE, SIZE]
     assert [o.name for o in graph.output] == list(OUTPUT_NAMES)
     assert dims(graph.output[3])[0] == "batch"
-    assert not any(init.name.endswith("rbr_skip.weight") or "conv_kxk" in init.name for init in graph.initializer), \
+    assert not any(init.name.endswith("rbr_skip.weight") or "conv_kxk" in init.name for init in graph.initializer), (
         "train-time branches left in the graph: the export must be reparameterized"
+    )
 
 
 def test_fixed_batch_half_precision_onnx(checkpoint: Path, network, tmp_path: Path) -> None:

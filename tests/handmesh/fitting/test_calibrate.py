@@ -39,8 +39,11 @@ def test_planted_offsets_come_back() -> None:
         OffsetAccumulator(sk).offsets_mm()
 
 
-def test_bench_offsets_on_a_clip(hand_landmarker_bundle: Path, tmp_path: Path,  # noqa: F811
-                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_bench_offsets_on_a_clip(
+    hand_landmarker_bundle: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     from handmesh.cli.bench import main
     from handmesh.synth.video import ClipConfig, generate_video
 

@@ -34,8 +34,9 @@ def _palm_to_camera(sk: Skeleton) -> np.ndarray:
     return sk.frame.canonical_rotation()
 
 
-def _hand(sk: Skeleton, phi: np.ndarray, R0: np.ndarray, t: np.ndarray, betas: np.ndarray | None = None
-          ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def _hand(
+    sk: Skeleton, phi: np.ndarray, R0: np.ndarray, t: np.ndarray, betas: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """21 keypoints (camera frame) and local rotations of a posed right hand."""
     betas = np.zeros(10) if betas is None else betas
     pose = sk.forward(R0[None], phi[None], t[None], sk.rest(betas[None]))
@@ -58,8 +59,14 @@ def _pa(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(align_w_scale(b, a) - b, axis=1).mean())
 
 
-def _input(sk: Skeleton, kp: np.ndarray, network_local: np.ndarray, side: str = "right",
-           track_id: int | None = None, t_net: np.ndarray | None = None) -> RefineInput:  # fmt: skip
+def _input(
+    sk: Skeleton,
+    kp: np.ndarray,
+    network_local: np.ndarray,
+    side: str = "right",
+    track_id: int | None = None,
+    t_net: np.ndarray | None = None,
+) -> RefineInput:
     """A RefineInput with exact landmarks of keypoints ``kp`` and the network's rotations ``network_local``."""
     uv = project_pinhole(kp, K)
     world = kp - kp.mean(axis=0)
@@ -104,8 +111,14 @@ def test_left_hand_is_the_mirrored_right_fit(model: HandModel) -> None:
     fitter = LandmarkFitter(model, EXACT)
     right = _input(sk, kp, _mean_local(sk, R0))
     # The mirror image of the scene (x -> -x) seen by the same camera: pixels mirrored about the principal point.
-    mirrored = RefineInput("left", M @ right.rotmats @ M, right.betas, M @ right.translation,
-                           project_pinhole(kp @ M, K), right.landmarks3d @ M)  # fmt: skip
+    mirrored = RefineInput(
+        "left",
+        M @ right.rotmats @ M,
+        right.betas,
+        M @ right.translation,
+        project_pinhole(kp @ M, K),
+        right.landmarks3d @ M,
+    )
     (a,) = fitter.refine([right], K, SIZE)
     (b,) = fitter.refine([mirrored], K, SIZE)
     assert a.refined and b.refined

@@ -22,8 +22,12 @@ def model(request: pytest.FixtureRequest) -> HandModel:
 
 def _random_pose(sk: Skeleton, seed: int, B: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return (exp_map(rng.normal(size=(B, 3))), rng.uniform(sk.lower, sk.upper, size=(B, 15, 3)),
-            rng.normal(size=(B, 3)) * 0.1 + [0.0, 0.0, 0.5], rng.normal(size=(B, 10)) * 0.5)  # fmt: skip
+    return (
+        exp_map(rng.normal(size=(B, 3))),
+        rng.uniform(sk.lower, sk.upper, size=(B, 15, 3)),
+        rng.normal(size=(B, 3)) * 0.1 + [0.0, 0.0, 0.5],
+        rng.normal(size=(B, 10)) * 0.5,
+    )
 
 
 def test_forward_kinematics_match_the_hand_model(model: HandModel) -> None:
@@ -53,8 +57,9 @@ def test_jacobians_match_finite_differences(model: HandModel) -> None:
         # The fingertips' pose blend shapes are left out of the Jacobian: a few millimetres per radian there.
         np.testing.assert_allclose((sk.shifted(moved, offsets) - points) / eps, jac[..., p], atol=2e-2)
         body = [i for i in range(21) if i % 4 != 0 or i == 0]
-        np.testing.assert_allclose(((sk.shifted(moved, offsets) - points) / eps)[:, body], jac[..., p][:, body],
-                                   atol=2e-5)  # fmt: skip
+        np.testing.assert_allclose(
+            ((sk.shifted(moved, offsets) - points) / eps)[:, body], jac[..., p][:, body], atol=2e-5
+        )
     for k in range(10):
         d = np.zeros(10)
         d[k] = eps

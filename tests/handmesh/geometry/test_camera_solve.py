@@ -23,8 +23,12 @@ RNG = np.random.default_rng(3)
 
 def hand_mesh(n: int = 778) -> np.ndarray:
     """A hand-sized point cloud (palm ~9 cm, fingers to ~18 cm), root (point 0) at the origin, metres."""
-    p = np.concatenate([RNG.uniform(-0.045, 0.045, (n // 2, 3)) * (1, 1, 0.4),
-                        RNG.uniform(-0.04, 0.04, (n - n // 2, 3)) * (1, 0, 0.3) + (0, -0.06, 0)])  # fmt: skip
+    p = np.concatenate(
+        [
+            RNG.uniform(-0.045, 0.045, (n // 2, 3)) * (1, 1, 0.4),
+            RNG.uniform(-0.04, 0.04, (n - n // 2, 3)) * (1, 0, 0.3) + (0, -0.06, 0),
+        ]
+    )
     p[:, 1] += RNG.uniform(-0.05, 0.0, n) * (np.arange(n) >= n // 2)
     return p - p[:1]
 

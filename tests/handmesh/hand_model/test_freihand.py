@@ -48,8 +48,12 @@ def test_toolbox_placement_by_hand(right_arrays: HandModelArrays) -> None:
 def test_round_trip(right_arrays: HandModelArrays, placement: str) -> None:
     model = HandModel(right_arrays)
     pose, betas, transl, K = _sample(5)
-    out = model(torch.from_numpy(pose[:, :3]).float(), torch.from_numpy(pose[:, 3:]).float(),
-                torch.from_numpy(betas).float(), torch.from_numpy(transl).float())  # fmt: skip
+    out = model(
+        torch.from_numpy(pose[:, :3]).float(),
+        torch.from_numpy(pose[:, 3:]).float(),
+        torch.from_numpy(betas).float(),
+        torch.from_numpy(transl).float(),
+    )
     given = {"transl": transl, "joints": out.joints.detach().numpy(), "vertices": out.vertices.detach().numpy()}
     mano61 = mesh_to_freihand_mano(pose, betas, K, model, **{placement: given[placement]})
     assert mano61.shape == (5, 61)

@@ -30,8 +30,13 @@ def test_official_format_fixture_really_uses_chumpy_and_old_scipy_paths(mano_dir
 
     ops = list(pickletools.genops((mano_dir / "MANO_RIGHT.pkl").read_bytes()))
     globals_ = {arg for op, arg, _ in ops if op.name == "GLOBAL"}
-    assert {"chumpy.ch Ch", "chumpy.reordering Reshape", "scipy.sparse.csc csc_matrix",
-            "numpy.core.multiarray _reconstruct", "__builtin__ set"} <= globals_  # fmt: skip
+    assert {
+        "chumpy.ch Ch",
+        "chumpy.reordering Reshape",
+        "scipy.sparse.csc csc_matrix",
+        "numpy.core.multiarray _reconstruct",
+        "__builtin__ set",
+    } <= globals_
     assert ops[0][0].name == "PROTO" and ops[0][1] == 2
     assert not any(op.name in ("BINUNICODE", "SHORT_BINUNICODE", "BINBYTES") for op, _, _ in ops)  # py2 str only
     with pytest.raises(ModuleNotFoundError):  # plain pickle cannot read it here: chumpy is not installed
@@ -129,11 +134,12 @@ CHUMPY_CASES = {
     "negative": (lambda c: c.node("chumpy.ch_ops", "negative", x=c.ch(A)), -A),
     "dot": (lambda c: c.node("chumpy.ch_ops", "dot", a=c.ch(A), b=c.ch(B.T)), A @ B.T),
     "nested": (
-        lambda c: c.node("chumpy.reordering", "Reshape", a=c.node("chumpy.ch_ops", "add", a=c.ch(A), b=c.ch(B)),
-                         newshape=(12,)),
+        lambda c: c.node(
+            "chumpy.reordering", "Reshape", a=c.node("chumpy.ch_ops", "add", a=c.ch(A), b=c.ch(B)), newshape=(12,)
+        ),
         (A + B).ravel(),
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", sorted(CHUMPY_CASES))
@@ -267,9 +273,10 @@ def test_chumpy_terms_asking_for_huge_arrays_are_refused_before_allocating(tmp_p
     build = {
         "Tile": lambda: chumpy.node("chumpy.reordering", "Tile", a=chumpy.ch(A), reps=(10_000_000, 10_000_000)),
         "Repeat": lambda: chumpy.node("chumpy.reordering", "Repeat", a=chumpy.ch(A), repeats=10**12, axis=None),
-        "dot": lambda: chumpy.node("chumpy.ch_ops", "dot", a=chumpy.ch(np.ones((100_000, 1))),
-                                   b=chumpy.ch(np.ones((1, 100_000)))),
-    }[case]  # fmt: skip
+        "dot": lambda: chumpy.node(
+            "chumpy.ch_ops", "dot", a=chumpy.ch(np.ones((100_000, 1))), b=chumpy.ch(np.ones((1, 100_000)))
+        ),
+    }[case]
     path = chumpy.dump(tmp_path / "huge.pkl", build())
     with pytest.raises(DataError, match=rf"chumpy {case} would make an array of .* elements"):
         read_mano_pickle(path)

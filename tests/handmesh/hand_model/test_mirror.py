@@ -29,8 +29,12 @@ ATOL = 2e-6
 
 def _params(B: int) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(1)
-    return (torch.randn(B, 3, generator=g) * 0.6, torch.randn(B, 45, generator=g) * 0.4,
-            torch.randn(B, 10, generator=g), torch.randn(B, 3, generator=g) * 0.1)  # fmt: skip
+    return (
+        torch.randn(B, 3, generator=g) * 0.6,
+        torch.randn(B, 45, generator=g) * 0.4,
+        torch.randn(B, 10, generator=g),
+        torch.randn(B, 3, generator=g) * 0.1,
+    )
 
 
 def _assert_mirrored(right: HandModel, left: HandModel, pca: bool = False) -> None:
@@ -50,8 +54,9 @@ def _assert_mirrored(right: HandModel, left: HandModel, pca: bool = False) -> No
 @pytest.mark.parametrize("flat_hand_mean", [False, True])
 def test_left_output_is_the_mirrored_right_output(right_arrays: HandModelArrays, flat_hand_mean: bool) -> None:
     left_arrays = mirror_model_arrays(right_arrays)
-    _assert_mirrored(HandModel(right_arrays, flat_hand_mean=flat_hand_mean),
-                     HandModel(left_arrays, flat_hand_mean=flat_hand_mean))  # fmt: skip
+    _assert_mirrored(
+        HandModel(right_arrays, flat_hand_mean=flat_hand_mean), HandModel(left_arrays, flat_hand_mean=flat_hand_mean)
+    )
 
 
 def test_left_pca_coefficients_mirror_through_the_basis(right_arrays: HandModelArrays) -> None:
@@ -65,8 +70,12 @@ def test_mirrored_rotation_matrices_as_input(right_arrays: HandModelArrays) -> N
     go, hp, betas, _ = _params(2)
     R = axis_angle_to_matrix(torch.cat([go, hp + right.hands_mean], 1).reshape(2, 16, 3))
     Rl = mirror_rotation_matrix(R)
-    torch.testing.assert_close(Rl, axis_angle_to_matrix(mirror_axis_angle(torch.cat([go, hp + right.hands_mean], 1))
-                                                         .reshape(2, 16, 3)), atol=1e-6, rtol=0)  # fmt: skip
+    torch.testing.assert_close(
+        Rl,
+        axis_angle_to_matrix(mirror_axis_angle(torch.cat([go, hp + right.hands_mean], 1)).reshape(2, 16, 3)),
+        atol=1e-6,
+        rtol=0,
+    )
     r, lo = right(R[:, 0], R[:, 1:], betas), left(Rl[:, 0], Rl[:, 1:], betas)
     torch.testing.assert_close(lo.vertices, mirror_points(r.vertices), atol=ATOL, rtol=0)
 
@@ -96,11 +105,16 @@ def test_left_fix_checks_against_the_right_model(tmp_path: Path, mano_dir: Path,
     """A left file whose shapedirs were fixed already is left alone when the right model is at hand."""
     fixed_left = load_mano_pickle(mano_dir / "MANO_LEFT.pkl")
     data = {
-        "v_template": fixed_left.v_template, "f": fixed_left.faces, "shapedirs": fixed_left.shapedirs,
-        "posedirs": fixed_left.posedirs, "J_regressor": fixed_left.J_regressor, "weights": fixed_left.weights,
+        "v_template": fixed_left.v_template,
+        "f": fixed_left.faces,
+        "shapedirs": fixed_left.shapedirs,
+        "posedirs": fixed_left.posedirs,
+        "J_regressor": fixed_left.J_regressor,
+        "weights": fixed_left.weights,
         "kintree_table": np.stack([np.r_[4294967295, fixed_left.parents[1:].astype(np.int64)], np.arange(16)]),
-        "hands_components": fixed_left.hands_components, "hands_mean": fixed_left.hands_mean,
-    }  # fmt: skip
+        "hands_components": fixed_left.hands_components,
+        "hands_mean": fixed_left.hands_mean,
+    }
     write_mano_style_pickle(tmp_path / "MANO_LEFT.pkl", data)
     write_model_file(tmp_path / "MANO_RIGHT.npz", right_arrays)
     again = load_mano_pickle(tmp_path / "MANO_LEFT.pkl")  # finds MANO_RIGHT.npz beside it

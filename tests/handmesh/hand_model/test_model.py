@@ -54,8 +54,9 @@ def test_pca_pose_equals_smplx(mano_dir: Path, smplx_mano, num_pca_comps: int) -
     go, _, betas = _params(3)
     coeffs = torch.randn(3, num_pca_comps, generator=torch.Generator().manual_seed(5))
     out = ours(go, coeffs, betas)
-    torch.testing.assert_close(out.vertices, ref(global_orient=go, hand_pose=coeffs, betas=betas).vertices,
-                               atol=ATOL, rtol=0)  # fmt: skip
+    torch.testing.assert_close(
+        out.vertices, ref(global_orient=go, hand_pose=coeffs, betas=betas).vertices, atol=ATOL, rtol=0
+    )
 
 
 def test_output_fields_and_shapes(right_arrays: HandModelArrays) -> None:
@@ -154,8 +155,16 @@ def test_21_keypoints_by_name(right_arrays: HandModelArrays) -> None:
     tips = out.vertices[:, model.tip_vertex_ids]
     for i, tip in enumerate(("thumb_tip", "index_tip", "middle_tip", "ring_tip", "pinky_tip")):
         torch.testing.assert_close(out.joints[:, name(tip)], tips[:, i])
-    pairs = {"wrist": 0, "index_mcp": 1, "index_dip": 3, "middle_pip": 5, "pinky_mcp": 7, "ring_dip": 12,
-             "thumb_cmc": 13, "thumb_ip": 15}  # fmt: skip
+    pairs = {
+        "wrist": 0,
+        "index_mcp": 1,
+        "index_dip": 3,
+        "middle_pip": 5,
+        "pinky_mcp": 7,
+        "ring_dip": 12,
+        "thumb_cmc": 13,
+        "thumb_ip": 15,
+    }
     for joint_name, j16 in pairs.items():
         torch.testing.assert_close(out.joints[:, name(joint_name)], out.joints16[:, j16])
 
@@ -235,8 +244,14 @@ def test_onnx_export_with_dynamic_batch(right_arrays: HandModelArrays) -> None:
             return out.vertices, out.joints
 
     f = io.BytesIO()
-    torch.onnx.export(Head(), (torch.randn(2, 16, 6), torch.zeros(2, 10)), f, dynamo=False,
-                      input_names=["x6", "betas"], dynamic_axes={"x6": {0: "B"}, "betas": {0: "B"}})  # fmt: skip
+    torch.onnx.export(
+        Head(),
+        (torch.randn(2, 16, 6), torch.zeros(2, 10)),
+        f,
+        dynamo=False,
+        input_names=["x6", "betas"],
+        dynamic_axes={"x6": {0: "B"}, "betas": {0: "B"}},
+    )
     session = ort.InferenceSession(f.getvalue())
     g = torch.Generator().manual_seed(2)
     x6, betas = torch.randn(3, 16, 6, generator=g), torch.randn(3, 10, generator=g)

@@ -75,8 +75,9 @@ def test_first_missing_key_is_named(tmp_path: Path, right_arrays: HandModelArray
         ("name", np.array(["a", "b"]), r"'name' has shape \(2,\)"),
     ],
 )  # fmt: skip
-def test_bad_content_is_named(tmp_path: Path, right_arrays: HandModelArrays, key: str, value: np.ndarray,
-                              pattern: str) -> None:  # fmt: skip
+def test_bad_content_is_named(
+    tmp_path: Path, right_arrays: HandModelArrays, key: str, value: np.ndarray, pattern: str
+) -> None:
     p = _npz(tmp_path / "m.npz", right_arrays, **{key: value})
     with pytest.raises(DataError, match=pattern):
         read_model_file(p)

@@ -59,8 +59,9 @@ def test_similarity_copy_aligns_exactly() -> None:
 
 def test_zero_prediction_collapses_to_centroid() -> None:
     gt = np.random.default_rng(4).normal(size=(3, 21, 3))
-    np.testing.assert_allclose(align_w_scale(gt, np.zeros_like(gt)), np.repeat(gt.mean(1, keepdims=True), 21, 1),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        align_w_scale(gt, np.zeros_like(gt)), np.repeat(gt.mean(1, keepdims=True), 21, 1), atol=1e-12
+    )
 
 
 def test_align_by_trafo_official_formula() -> None:

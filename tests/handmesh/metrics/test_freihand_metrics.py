@@ -89,8 +89,9 @@ def _random_case(seed: int, n: int = 24, n_pred_verts: int = 778):
     gt_verts = rng.normal(size=(n, 778, 3)) * [0.04, 0.03, 0.015] + gt_xyz.mean(1, keepdims=True)
     noise = rng.uniform(0.002, 0.03, size=(n, 1, 1))
     R = Rotation.random(n, random_state=seed).as_matrix()
-    pred_xyz = np.einsum("nij,npj->npi", R, gt_xyz) * rng.uniform(0.8, 1.2, (n, 1, 1)) + rng.normal(
-        size=gt_xyz.shape) * noise
+    pred_xyz = (
+        np.einsum("nij,npj->npi", R, gt_xyz) * rng.uniform(0.8, 1.2, (n, 1, 1)) + rng.normal(size=gt_xyz.shape) * noise
+    )
     if n_pred_verts == 778:
         pred_verts = gt_verts + rng.normal(size=gt_verts.shape) * noise
     else:
@@ -128,8 +129,12 @@ def test_similarity_copy_has_zero_aligned_error() -> None:
     gt_xyz, gt_verts = rng.normal(size=(5, 21, 3)) * 0.05, rng.normal(size=(5, 778, 3)) * 0.05
     R = Rotation.random(5, random_state=4).as_matrix()
     scale, shift = rng.uniform(0.5, 2.0, (5, 1, 1)), rng.normal(size=(5, 1, 3))
-    res = evaluate(np.einsum("nij,npj->npi", R, gt_xyz) * scale + shift, gt_xyz,
-                   np.einsum("nij,npj->npi", R, gt_verts) * scale + shift, gt_verts)
+    res = evaluate(
+        np.einsum("nij,npj->npi", R, gt_xyz) * scale + shift,
+        gt_xyz,
+        np.einsum("nij,npj->npi", R, gt_verts) * scale + shift,
+        gt_verts,
+    )
     # Zero up to the official 1e-8 added to each norm (a relative scale error of ~1e-8: nanometres here).
     assert res.pa_mpjpe_mm == pytest.approx(0.0, abs=1e-4)
     assert res.pa_mpvpe_mm == pytest.approx(0.0, abs=1e-4)

@@ -27,8 +27,16 @@ from handmesh.utils.atomic import atomic_torch_save
 @pytest.fixture
 def saved(standin_dir: Path, tmp_path: Path) -> tuple[torch.nn.Module, Path]:
     torch.manual_seed(0)
-    cfg = load_config(None, ["model.input_size=64", "model.hand_model=mano", f"model.mano_dir={standin_dir}",
-                             "model.head_hidden=32", "model.feature_fusion=true"])
+    cfg = load_config(
+        None,
+        [
+            "model.input_size=64",
+            "model.hand_model=mano",
+            f"model.mano_dir={standin_dir}",
+            "model.head_hidden=32",
+            "model.feature_fusion=true",
+        ],
+    )
     net = build_network(cfg.model)
     net.train()
     with torch.no_grad():  # non-trivial BatchNorm statistics

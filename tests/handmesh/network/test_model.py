@@ -130,8 +130,16 @@ def test_bad_construction_is_named(hand_model, standin_dir: Path) -> None:
 
 # ---------------------------------------------------------------------------------------------------------------
 def _cfg(standin_dir: Path, *overrides: str):
-    return load_config(None, ["model.input_size=64", "model.hand_model=mano", f"model.mano_dir={standin_dir}",
-                              "model.head_hidden=32", *overrides])
+    return load_config(
+        None,
+        [
+            "model.input_size=64",
+            "model.hand_model=mano",
+            f"model.mano_dir={standin_dir}",
+            "model.head_hidden=32",
+            *overrides,
+        ],
+    )
 
 
 def test_imagenet_checkpoint_initialises_the_encoder(standin_dir: Path, tmp_path: Path) -> None:

@@ -42,8 +42,9 @@ def _pose_model(
     """
     v = torch.tensor(asset["v_template"], dtype=torch.float64)
     n = v.shape[0]
-    pose = np.concatenate([np.zeros(3) if global_orient is None else global_orient,
-                           np.zeros(45) if hand_pose is None else hand_pose])
+    pose = np.concatenate(
+        [np.zeros(3) if global_orient is None else global_orient, np.zeros(45) if hand_pose is None else hand_pose]
+    )
     verts, joints = lbs(
         torch.tensor(np.zeros(10) if betas is None else betas, dtype=torch.float64)[None],
         torch.tensor(pose, dtype=torch.float64)[None],

@@ -69,8 +69,14 @@ def test_file_is_an_uncompressed_zip_with_fixed_timestamps():
 
 @pytest.mark.parametrize(
     "array",
-    [np.array(3, dtype=np.int32), np.array(True), np.array("open"), np.arange(5, dtype=np.int32),
-     np.linspace(0, 1, 12, dtype=np.float32).reshape(2, 3, 2), np.zeros((0, 3), dtype=np.float32)],
+    [
+        np.array(3, dtype=np.int32),
+        np.array(True),
+        np.array("open"),
+        np.arange(5, dtype=np.int32),
+        np.linspace(0, 1, 12, dtype=np.float32).reshape(2, 3, 2),
+        np.zeros((0, 3), dtype=np.float32),
+    ],
     ids=["0d-int", "0d-bool", "0d-str", "1d", "3d", "empty"],
 )
 def test_npy_writer_round_trips_through_numpy(array):

@@ -42,8 +42,11 @@ def _relative_change(asset, pose_model, rest_measures, index: int, amount: float
 # (beta index, measurements that must change by about the given fraction, measurements that must stay within 1 %)
 CASES = [
     (0, {k: 0.05 for k in ("hand length", "middle length", "knuckle span", "palm length", "palm thickness")}, []),
-    (1, {"index length": 0.06, "middle length": 0.06, "ring length": 0.06, "pinky length": 0.06,
-         "thumb length": 0.06}, ["knuckle span", "palm length", "palm thickness", "finger girth"]),
+    (
+        1,
+        {"index length": 0.06, "middle length": 0.06, "ring length": 0.06, "pinky length": 0.06, "thumb length": 0.06},
+        ["knuckle span", "palm length", "palm thickness", "finger girth"],
+    ),
     (2, {"knuckle span": 0.045}, ["middle length", "index length", "palm length", "palm thickness", "finger girth"]),
     (3, {"palm thickness": 0.075, "finger girth": 0.08}, ["knuckle span", "palm length"]),
     (4, {"palm length": 0.05}, ["middle length", "knuckle span", "palm thickness", "finger girth"]),

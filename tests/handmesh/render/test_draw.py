@@ -22,11 +22,11 @@ def fan_hand() -> np.ndarray:
 def test_openpose_colours_per_finger() -> None:
     assert KEYPOINT_COLORS.shape == (21, 3)
     np.testing.assert_array_equal(KEYPOINT_COLORS[0], (100, 100, 100))
-    np.testing.assert_array_equal(KEYPOINT_COLORS[4], (255, 0, 0))      # thumb tip: red
-    np.testing.assert_array_equal(KEYPOINT_COLORS[8], (255, 255, 0))    # index tip: yellow
-    np.testing.assert_array_equal(KEYPOINT_COLORS[12], (0, 255, 128))   # middle tip: green
-    np.testing.assert_array_equal(KEYPOINT_COLORS[16], (0, 128, 255))   # ring tip: blue
-    np.testing.assert_array_equal(KEYPOINT_COLORS[20], (255, 0, 255))   # pinky tip: magenta
+    np.testing.assert_array_equal(KEYPOINT_COLORS[4], (255, 0, 0))  # thumb tip: red
+    np.testing.assert_array_equal(KEYPOINT_COLORS[8], (255, 255, 0))  # index tip: yellow
+    np.testing.assert_array_equal(KEYPOINT_COLORS[12], (0, 255, 128))  # middle tip: green
+    np.testing.assert_array_equal(KEYPOINT_COLORS[16], (0, 128, 255))  # ring tip: blue
+    np.testing.assert_array_equal(KEYPOINT_COLORS[20], (255, 0, 255))  # pinky tip: magenta
     assert len(HAND_BONES) == 20
 
 

@@ -88,7 +88,7 @@ def test_cube_front_face_hides_back_face_even_without_culling() -> None:
         frags = rasterize(v, f, K, SIZE, cull_backfaces=cull)
         # The front face (z = 1.75) projects to u in 50 -+ 14.3; its interior must show depth 1.75.
         x0, y0 = frags.window[:2]
-        inner = frags.depth[40 - 13 - y0:40 + 14 - y0, 50 - 13 - x0:50 + 14 - x0]
+        inner = frags.depth[40 - 13 - y0 : 40 + 14 - y0, 50 - 13 - x0 : 50 + 14 - x0]
         np.testing.assert_allclose(inner, 1.75, atol=1e-6)
         assert frags.mask.sum() == rasterize(v, f, K, SIZE, cull_backfaces=not cull).mask.sum()
 
@@ -96,10 +96,17 @@ def test_cube_front_face_hides_back_face_even_without_culling() -> None:
 def test_self_occluding_fold_shows_the_top_layer() -> None:
     # One strip folded over itself like a bent finger over the palm: the lower layer at z = 1.0 runs from
     # x = -0.2 to 0.2, the fold turns it back at x = 0.2 and the upper layer (z = 0.9) reaches back to x = -0.1.
-    v = np.array([
-        [-0.2, -0.05, 1.0], [0.2, -0.05, 1.0], [0.2, 0.05, 1.0], [-0.2, 0.05, 1.0],   # lower layer 0-3
-        [-0.1, -0.05, 0.9], [-0.1, 0.05, 0.9],                                        # upper layer end 4-5
-    ], np.float32)
+    v = np.array(
+        [
+            [-0.2, -0.05, 1.0],
+            [0.2, -0.05, 1.0],
+            [0.2, 0.05, 1.0],
+            [-0.2, 0.05, 1.0],  # lower layer 0-3
+            [-0.1, -0.05, 0.9],
+            [-0.1, 0.05, 0.9],  # upper layer end 4-5
+        ],
+        np.float32,
+    )
     f = np.array([[0, 1, 2], [0, 2, 3], [1, 4, 5], [1, 5, 2]], np.int32)  # faces 2, 3: the folded-back layer
     frags = rasterize(v, f, K, SIZE, cull_backfaces=False)
     x0, y0 = frags.window[:2]
@@ -113,8 +120,14 @@ def test_self_occluding_fold_shows_the_top_layer() -> None:
 
 @pytest.mark.parametrize("where", ["behind", "left", "right", "above", "below", "far_behind"])
 def test_mesh_behind_camera_or_off_screen_renders_nothing(where: str) -> None:
-    offsets = {"behind": (0, 0, -2.0), "left": (-50, 0, 1.0), "right": (50, 0, 1.0), "above": (0, -50, 1.0),
-               "below": (0, 50, 1.0), "far_behind": (0, 0, -1e6)}
+    offsets = {
+        "behind": (0, 0, -2.0),
+        "left": (-50, 0, 1.0),
+        "right": (50, 0, 1.0),
+        "above": (0, -50, 1.0),
+        "below": (0, 50, 1.0),
+        "far_behind": (0, 0, -1e6),
+    }
     v, f = ellipsoid((0.1, 0.1, 0.1), center=offsets[where])
     res = render(Mesh(v, f), K, SIZE)
     assert not res.mask.any()
@@ -139,14 +152,19 @@ def test_plane_crossing_the_near_plane_is_clipped() -> None:
 
 
 def test_degenerate_and_non_finite_triangles_cover_nothing() -> None:
-    v = np.array([[0, 0, 1], [0.1, 0, 1], [0.2, 0, 1], [0, 0, 1], [np.nan, 0, 1], [0.1, 0.1, 1],
-                  [np.inf, 0, 1]], np.float32)
-    f = np.array([[0, 1, 2],   # collinear
-                  [0, 0, 1],   # repeated vertex
-                  [0, 3, 1],   # two coincident vertices
-                  [4, 1, 5],   # NaN vertex
-                  [6, 1, 5]],  # inf vertex
-                 np.int32)
+    v = np.array(
+        [[0, 0, 1], [0.1, 0, 1], [0.2, 0, 1], [0, 0, 1], [np.nan, 0, 1], [0.1, 0.1, 1], [np.inf, 0, 1]], np.float32
+    )
+    f = np.array(
+        [
+            [0, 1, 2],  # collinear
+            [0, 0, 1],  # repeated vertex
+            [0, 3, 1],  # two coincident vertices
+            [4, 1, 5],  # NaN vertex
+            [6, 1, 5],
+        ],  # inf vertex
+        np.int32,
+    )
     res = render(Mesh(v, f), K, SIZE, cull_backfaces=False)
     assert not res.mask.any()
     # A valid face added to the same mesh still renders.
@@ -187,8 +205,9 @@ def test_mirrored_left_hand_winding_renders_the_mirror_image() -> None:
     assert np.mean(wrong.depth[both] - left.depth[both]) > 0.02
 
 
-@pytest.mark.parametrize("bad", [np.eye(2), np.array([[0.0, 0, 1], [0, 1, 1], [0, 0, 1]]),
-                                 np.array([[1.0, 0, 1], [0, 1, 1], [0, 1, 1]])])
+@pytest.mark.parametrize(
+    "bad", [np.eye(2), np.array([[0.0, 0, 1], [0, 1, 1], [0, 0, 1]]), np.array([[1.0, 0, 1], [0, 1, 1], [0, 1, 1]])]
+)
 def test_bad_intrinsics_raise(bad: np.ndarray) -> None:
     v, f = quad(-0.1, -0.1, 0.1, 0.1, 1.0)
     with pytest.raises(ValueError, match="K"):

@@ -40,8 +40,13 @@ def test_the_exporter_is_called_with_the_export_settings(checkpoint: Path, onnx_
 
 def test_a_new_backend_is_one_row(monkeypatch: pytest.MonkeyPatch, onnx_file: Path, crops, reference) -> None:
     """A row naming a Runtime class in any module is all the loader needs: options, kinds and errors follow."""
-    row = Backend("ort-twin", "handmesh.runtime.onnx_backend:OnnxRuntime", runs=("onnx",), requires=("onnxruntime",),
-                  options=frozenset({"resize", "spin"}))
+    row = Backend(
+        "ort-twin",
+        "handmesh.runtime.onnx_backend:OnnxRuntime",
+        runs=("onnx",),
+        requires=("onnxruntime",),
+        options=frozenset({"resize", "spin"}),
+    )
     table = (*BACKEND_TABLE, row)
     monkeypatch.setattr(loader, "BACKEND_TABLE", table)
     monkeypatch.setattr(loader, "_BY_NAME", {b.name: b for b in table})

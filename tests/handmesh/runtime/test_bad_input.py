@@ -13,7 +13,10 @@ from handmesh.api import load_runtime
 from handmesh.errors import BackendUnavailableError, CheckpointError, ConfigError, MissingFileError
 
 # The tracer and the TorchScript-based ONNX exporter announce their own deprecation when these tests make foreign files.
-pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning"), pytest.mark.filterwarnings("ignore::FutureWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
@@ -57,8 +60,15 @@ def test_onnx_without_our_metadata_is_named(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     path = tmp_path / "plain.onnx"
     with torch.no_grad():
-        torch.onnx.export(torch.nn.Conv2d(3, 4, 3), (torch.randn(1, 3, 8, 8),), str(path), dynamo=False,
-                          input_names=["image"], output_names=["out"], opset_version=17)
+        torch.onnx.export(
+            torch.nn.Conv2d(3, 4, 3),
+            (torch.randn(1, 3, 8, 8),),
+            str(path),
+            dynamo=False,
+            input_names=["image"],
+            output_names=["out"],
+            opset_version=17,
+        )
     with pytest.raises(CheckpointError, match=r"plain\.onnx has no handmesh metadata.*handmesh-export"):
         load_runtime(path)
 

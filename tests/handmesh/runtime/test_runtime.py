@@ -15,8 +15,14 @@ from handmesh.errors import ConfigError
 from handmesh.runtime import RuntimeOutput, available_backends, detect_source
 
 SIZE = 64
-SHAPES = {"rotmats": (16, 3, 3), "betas": (10,), "cam": (3,), "vertices": (778, 3), "joints": (21, 3),
-          "joints2d": (21, 2)}
+SHAPES = {
+    "rotmats": (16, 3, 3),
+    "betas": (10,),
+    "cam": (3,),
+    "vertices": (778, 3),
+    "joints": (21, 3),
+    "joints2d": (21, 2),
+}
 VERTEX_TOL_M = 1e-4
 
 
@@ -65,8 +71,9 @@ def _first(ref):
     return HandMeshOutput(**{k: getattr(ref, k)[:1] for k in SHAPES})
 
 
-def test_auto_from_a_checkpoint_exports_once_and_reuses_the_cache(checkpoint: Path, cache_dir: Path, tmp_path: Path,
-                                                                  crops, reference) -> None:
+def test_auto_from_a_checkpoint_exports_once_and_reuses_the_cache(
+    checkpoint: Path, cache_dir: Path, tmp_path: Path, crops, reference
+) -> None:
     pytest.importorskip("onnxruntime")
     rt = load_runtime(checkpoint, device="cpu")
     assert rt.backend == "onnxruntime"
@@ -124,11 +131,14 @@ def test_crops_of_another_size_raise_or_resize(checkpoint: Path) -> None:
         rt(np.zeros((1, 3, SIZE, SIZE + 32), np.float32), resize=True)
 
 
-@pytest.mark.parametrize("bad,match", [
-    (np.zeros((2, SIZE, SIZE, 3), np.uint8), r"\(B, 3, S, S\).*normalize"),
-    (np.zeros((2, 3, SIZE, SIZE), np.uint8), "dtype uint8"),
-    (np.zeros((SIZE, SIZE), np.float32), r"\(B, 3, S, S\)"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (np.zeros((2, SIZE, SIZE, 3), np.uint8), r"\(B, 3, S, S\).*normalize"),
+        (np.zeros((2, 3, SIZE, SIZE), np.uint8), "dtype uint8"),
+        (np.zeros((SIZE, SIZE), np.float32), r"\(B, 3, S, S\)"),
+    ],
+)
 def test_malformed_crops_are_named(checkpoint: Path, bad: np.ndarray, match: str) -> None:
     rt = load_runtime(checkpoint, backend="torch", device="cpu")
     with pytest.raises(ConfigError, match=match):
@@ -142,8 +152,9 @@ def test_output_indexing_keeps_the_batch_axis(checkpoint: Path, crops) -> None:
     assert out[0:2].joints.shape == (2, 21, 3)
 
 
-def test_available_backends_and_source_detection(checkpoint: Path, onnx_file: Path, torchscript_file: Path,
-                                                 tmp_path: Path) -> None:
+def test_available_backends_and_source_detection(
+    checkpoint: Path, onnx_file: Path, torchscript_file: Path, tmp_path: Path
+) -> None:
     backends = available_backends()
     assert backends[0] == "torch" and "torchscript" in backends and "onnxruntime" in backends
     assert detect_source(checkpoint) == "checkpoint"

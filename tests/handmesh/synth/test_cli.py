@@ -15,19 +15,22 @@ def test_dataset_is_the_default_command(tmp_path: Path, capsys: pytest.CaptureFi
     text = capsys.readouterr().out
     assert "wrote 4 images" in text and "images/s" in text
     assert (out / "training_xyz.json").is_file() and (out / "evaluation_K.json").is_file()
-    assert main(["dataset", str(out), "--train", "3", "--eval", "1", "--chunk-size", "2", "--quiet",
-                 "--resume"]) == 0
+    assert main(["dataset", str(out), "--train", "3", "--eval", "1", "--chunk-size", "2", "--quiet", "--resume"]) == 0
     assert "nothing to do" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--train", "0", "--eval", "0"], "nothing to generate"),
-    (["--train", "-3"], ">= 0"),
-    (["--size", "-224"], "image size"),
-    (["--workers", "0"], "workers"),
-])
-def test_impossible_requests_exit_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   args: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--train", "0", "--eval", "0"], "nothing to generate"),
+        (["--train", "-3"], ">= 0"),
+        (["--size", "-224"], "image size"),
+        (["--workers", "0"], "workers"),
+    ],
+)
+def test_impossible_requests_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     assert main([str(tmp_path / "x"), *args, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err
@@ -69,9 +72,14 @@ def test_full_disk_is_one_line_and_exit_1(tmp_path: Path) -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (3_000, 3_000))
         from handmesh.cli.synth import main
         sys.exit(main([{str(tmp_path / "ds")!r}, "--train", "4", "--eval", "0", "--chunk-size", "2", "--quiet"]))
-    """)  # fmt: skip
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})  # fmt: skip
+    """)
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert lines[-1].startswith("error: ") and "file size limit" in lines[-1] and "Traceback" not in proc.stderr

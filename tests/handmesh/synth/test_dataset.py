@@ -152,16 +152,19 @@ def test_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     assert len(load(tmp_path, "training", "xyz")) == 2
 
 
-@pytest.mark.parametrize("field, value, message", [
-    ("num_train", 0, "nothing to generate"),
-    ("num_train", -5, ">= 0"),
-    ("image_size", -224, "image size"),
-    ("image_size", 0, "image size"),
-    ("versions", 5, "versions"),
-    ("chunk_size", 0, "chunk size"),
-    ("seed", -1, "seed"),
-    ("occluder_prob", 1.5, "occluder"),
-])
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("num_train", 0, "nothing to generate"),
+        ("num_train", -5, ">= 0"),
+        ("image_size", -224, "image size"),
+        ("image_size", 0, "image size"),
+        ("versions", 5, "versions"),
+        ("chunk_size", 0, "chunk size"),
+        ("seed", -1, "seed"),
+        ("occluder_prob", 1.5, "occluder"),
+    ],
+)
 def test_impossible_requests_are_clear_errors(tmp_path: Path, field: str, value, message: str) -> None:
     base = {"num_train": 2, "num_eval": 0} if field != "num_train" else {"num_eval": 0}
     cfg = SynthConfig(**{**base, field: value})

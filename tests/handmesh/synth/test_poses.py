@@ -35,17 +35,22 @@ def pose(model, finger_aa: np.ndarray, R: np.ndarray | None = None):
     n = len(finger_aa)
     R = np.repeat(np.eye(3)[None], n, 0) if R is None else R
     with torch.no_grad():
-        return model(torch.as_tensor(R, dtype=torch.float32),
-                     axis_angle_to_matrix(torch.as_tensor(finger_aa, dtype=torch.float32)),
-                     torch.zeros(n, 10))
+        return model(
+            torch.as_tensor(R, dtype=torch.float32),
+            axis_angle_to_matrix(torch.as_tensor(finger_aa, dtype=torch.float32)),
+            torch.zeros(n, 10),
+        )
 
 
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_canonical_rotation_shows_the_palm_fingers_up(side: str, right, left) -> None:
     model = right if side == "right" else left
     frame = HandFrame.from_model(model)
-    np.testing.assert_allclose(np.stack([frame.thumbward, frame.up, frame.palm]) @ np.stack(
-        [frame.thumbward, frame.up, frame.palm]).T, np.eye(3), atol=1e-9)
+    np.testing.assert_allclose(
+        np.stack([frame.thumbward, frame.up, frame.palm]) @ np.stack([frame.thumbward, frame.up, frame.palm]).T,
+        np.eye(3),
+        atol=1e-9,
+    )
     R = frame.canonical_rotation()
     np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-9)
     assert np.linalg.det(R) > 0
@@ -90,7 +95,7 @@ def test_crossed_fingers_are_detected(right) -> None:
     frame = HandFrame.from_model(right)
     aa = np.zeros((1, 15, 3))
     aa[0, 0] = -0.9 * frame.spread_axes[0]  # index MCP swung hard towards the middle finger
-    aa[0, 3] = 0.9 * frame.spread_axes[3]   # middle MCP swung towards the index
+    aa[0, 3] = 0.9 * frame.spread_axes[3]  # middle MCP swung towards the index
     assert self_penetration(pose(right, aa).joints.numpy(), frame)[0] > INTERSECTION_TOLERANCE
     fist = curl_pose(frame, np.ones(5) * 0.9)
     assert self_penetration(pose(right, fist[None]).joints.numpy(), frame)[0] <= INTERSECTION_TOLERANCE
@@ -123,8 +128,12 @@ def winding_numbers(verts: np.ndarray, faces: np.ndarray, points: np.ndarray) ->
     a, b, c = (verts[faces[:, k]][None] - points[:, None] for k in range(3))
     la, lb, lc = (np.linalg.norm(x, axis=-1) for x in (a, b, c))
     num = np.einsum("pfi,pfi->pf", a, np.cross(b, c))
-    den = (la * lb * lc + np.einsum("pfi,pfi->pf", a, b) * lc + np.einsum("pfi,pfi->pf", b, c) * la
-           + np.einsum("pfi,pfi->pf", c, a) * lb)
+    den = (
+        la * lb * lc
+        + np.einsum("pfi,pfi->pf", a, b) * lc
+        + np.einsum("pfi,pfi->pf", b, c) * la
+        + np.einsum("pfi,pfi->pf", c, a) * lb
+    )
     return (2 * np.arctan2(num, den)).sum(1) / (4 * np.pi)
 
 

@@ -98,9 +98,16 @@ def test_hand_params_filter_smooths_each_parameter() -> None:
     rng = np.random.default_rng(2)
     outs = []
     for i in range(60):
-        outs.append(f(i / RATE, translation=np.array([0.0, 0.0, 0.5]) + rng.normal(0, 0.005, 3),
-                      betas=rng.normal(0, 0.1, 10), global_orient=np.eye(3), hand_pose=np.tile(np.eye(3), (15, 1, 1)),
-                      keypoints2d=np.full((21, 2), 100.0) + rng.normal(0, 2.0, (21, 2))))  # fmt: skip
+        outs.append(
+            f(
+                i / RATE,
+                translation=np.array([0.0, 0.0, 0.5]) + rng.normal(0, 0.005, 3),
+                betas=rng.normal(0, 0.1, 10),
+                global_orient=np.eye(3),
+                hand_pose=np.tile(np.eye(3), (15, 1, 1)),
+                keypoints2d=np.full((21, 2), 100.0) + rng.normal(0, 2.0, (21, 2)),
+            )
+        )
     assert set(outs[0]) == {"translation", "betas", "global_orient", "hand_pose", "keypoints2d"}
     transl = np.stack([o["translation"] for o in outs[20:]])
     assert transl.std(axis=0).max() < 0.6 * 0.005

@@ -19,9 +19,7 @@ FRAME = np.zeros((H, W, 3), np.uint8)
 # index, middle, ring and pinky, four points each from the knuckle to the tip.
 _BASES = [(-25.0, -20.0), (-15.0, -45.0), (0.0, -48.0), (15.0, -45.0), (28.0, -40.0)]
 _TIPS = [(-45.0, -60.0), (-18.0, -95.0), (0.0, -100.0), (17.0, -95.0), (32.0, -80.0)]
-TEMPLATE = np.concatenate(
-    [np.zeros((1, 2))] + [np.linspace(b, t, 4) for b, t in zip(_BASES, _TIPS)]
-)  # (21, 2)
+TEMPLATE = np.concatenate([np.zeros((1, 2))] + [np.linspace(b, t, 4) for b, t in zip(_BASES, _TIPS)])  # (21, 2)
 
 
 def hand_at(centre: tuple[float, float]) -> np.ndarray:
@@ -61,12 +59,14 @@ def network(hand: TrackedHand, truth: list[np.ndarray], rng: np.random.Generator
 
 
 def contains(box: np.ndarray, kp: np.ndarray) -> bool:
-    return bool(kp[:, 0].min() >= box[0] and kp[:, 0].max() <= box[2] and kp[:, 1].min() >= box[1]
-                and kp[:, 1].max() <= box[3])  # fmt: skip
+    return bool(
+        kp[:, 0].min() >= box[0] and kp[:, 0].max() <= box[2] and kp[:, 1].min() >= box[1] and kp[:, 1].max() <= box[3]
+    )
 
 
-def run(tracker: HandTracker, det: ScriptedDetector, frames: int, truth: Callable[[int], list[np.ndarray]],
-        seed: int = 0) -> list[list[TrackedHand]]:  # fmt: skip
+def run(
+    tracker: HandTracker, det: ScriptedDetector, frames: int, truth: Callable[[int], list[np.ndarray]], seed: int = 0
+) -> list[list[TrackedHand]]:
     rng = np.random.default_rng(seed)
     history = []
     for i in range(frames):

@@ -15,7 +15,8 @@ from ..detection.conftest import hand_landmarker_bundle, read_rgb  # noqa: F401 
 
 
 def test_tracks_a_real_hand_moving_across_the_frame(
-    hand_landmarker_bundle: Path, real_hands_dir: Path  # noqa: F811
+    hand_landmarker_bundle: Path,  # noqa: F811
+    real_hands_dir: Path,
 ) -> None:
     hand = read_rgb(real_hands_dir / "freihand_crops" / "64_img.jpg")  # 224 x 224, an open right hand
     frames, offsets = [], []
@@ -26,8 +27,10 @@ def test_tracks_a_real_hand_moving_across_the_frame(
         frames.append(frame)
         offsets.append(np.array([x, y], dtype=np.float64))
 
-    with MediaPipeHandDetector(hand_landmarker_bundle) as detector, \
-            MediaPipeHandDetector(hand_landmarker_bundle, max_hands=1) as on_crop:  # fmt: skip
+    with (
+        MediaPipeHandDetector(hand_landmarker_bundle) as detector,
+        MediaPipeHandDetector(hand_landmarker_bundle, max_hands=1) as on_crop,
+    ):
         (ref,) = on_crop.detect(hand)  # keypoints of the photo itself
         tracker = HandTracker(detector, max_hands=1, redetect_every=8)
         errors, tracked = [], 0

@@ -26,8 +26,16 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory, mano_dir: Path) -> Path:
     from handmesh.synth.dataset import SynthConfig, generate_dataset
 
     root = tmp_path_factory.mktemp("synth") / "data"
-    cfg = SynthConfig(num_train=16, num_eval=8, image_size=64, hand_model="mano", mano_dir=str(mano_dir),
-                      occluder_prob=0.0, chunk_size=16, seed=1)
+    cfg = SynthConfig(
+        num_train=16,
+        num_eval=8,
+        image_size=64,
+        hand_model="mano",
+        mano_dir=str(mano_dir),
+        occluder_prob=0.0,
+        chunk_size=16,
+        seed=1,
+    )
     generate_dataset(root, cfg, workers=1, progress=False)
     return root
 
@@ -38,11 +46,26 @@ def make_config(tmp_path: Path, mano_dir: Path, tiny_data: Path) -> Callable[...
 
     def make(*overrides: str, out: str = "run") -> Config:
         base = [
-            "model.variant=fastvit_t8", "model.input_size=64", "model.hand_model=mano", f"model.mano_dir={mano_dir}",
-            "model.head_hidden=64", f"data.root={tiny_data}", "data.versions=[gs]", "data.batch_size=4",
-            "data.num_workers=0", "data.val_fraction=0.25", "data.augment.enabled=false", "optim.max_steps=6",
-            "optim.warmup_steps=2", "optim.lr=1e-3", "train.val_every=0", "train.ckpt_every=0", "train.log_every=1",
-            "train.image_log_count=0", "train.num_threads=2", f"train.output_dir={tmp_path / out}",
+            "model.variant=fastvit_t8",
+            "model.input_size=64",
+            "model.hand_model=mano",
+            f"model.mano_dir={mano_dir}",
+            "model.head_hidden=64",
+            f"data.root={tiny_data}",
+            "data.versions=[gs]",
+            "data.batch_size=4",
+            "data.num_workers=0",
+            "data.val_fraction=0.25",
+            "data.augment.enabled=false",
+            "optim.max_steps=6",
+            "optim.warmup_steps=2",
+            "optim.lr=1e-3",
+            "train.val_every=0",
+            "train.ckpt_every=0",
+            "train.log_every=1",
+            "train.image_log_count=0",
+            "train.num_threads=2",
+            f"train.output_dir={tmp_path / out}",
         ]
         return load_config(None, base + list(overrides))
 

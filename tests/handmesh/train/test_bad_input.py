@@ -45,8 +45,9 @@ def test_nan_losses_are_skipped_and_counted(make_config) -> None:
         seen.append(step)
         return loss * float("nan") if step in (1, 2, 4) else loss
 
-    result = train(make_config("optim.max_steps=6", "train.max_bad_steps=3"), hooks=TrainHooks(on_loss=on_loss),
-                   progress=False)
+    result = train(
+        make_config("optim.max_steps=6", "train.max_bad_steps=3"), hooks=TrainHooks(on_loss=on_loss), progress=False
+    )
     assert seen == list(range(6)) and result.step == 6 and result.bad_steps == 3
     ckpt = torch.load(result.last_checkpoint, weights_only=True)
     assert ckpt["trainer"]["bad_steps"] == 3 and ckpt["trainer"]["consecutive_bad"] == 0

@@ -24,20 +24,39 @@ def _config_file(make_config, tmp_path: Path, *overrides: str) -> tuple[Path, Pa
 
 def test_print_config_applies_file_shortcuts_and_overrides(make_config, tmp_path: Path, capsys) -> None:
     path, _ = _config_file(make_config, tmp_path)
-    assert main(["--config", str(path), "--data", "/some/where", "--output-dir", str(tmp_path / "o"),
-                 "optim.lr=3e-4", "--print-config"]) == 0
+    assert (
+        main(
+            [
+                "--config",
+                str(path),
+                "--data",
+                "/some/where",
+                "--output-dir",
+                str(tmp_path / "o"),
+                "optim.lr=3e-4",
+                "--print-config",
+            ]
+        )
+        == 0
+    )
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["data"]["root"] == "/some/where" and cfg["train"]["output_dir"] == str(tmp_path / "o")
     assert cfg["optim"]["lr"] == pytest.approx(3e-4) and cfg["model"]["input_size"] == 64
 
 
 def test_train_writes_a_complete_run_then_resumes_from_last(make_config, tmp_path: Path, capsys) -> None:
-    path, out = _config_file(make_config, tmp_path, "optim.max_steps=2", "train.val_every=2",
-                             "train.image_log_count=2")
+    path, out = _config_file(make_config, tmp_path, "optim.max_steps=2", "train.val_every=2", "train.image_log_count=2")
     assert main(["--config", str(path), "--quiet"]) == 0
     assert "done: step 2/2, val PA-MPJPE" in capsys.readouterr().out
-    for name in ("config.yaml", "last.pt", "best.pt", "train_log.csv", "val_log.csv", "summary.json",
-                 "training_curve.png"):
+    for name in (
+        "config.yaml",
+        "last.pt",
+        "best.pt",
+        "train_log.csv",
+        "val_log.csv",
+        "summary.json",
+        "training_curve.png",
+    ):
         assert (out / name).is_file(), name
     assert any((out / "tb").iterdir())
     assert load_config(out / "config.yaml") == load_config(path)

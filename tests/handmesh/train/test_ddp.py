@@ -28,8 +28,9 @@ def _reference(cfg) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     loss_fn = build_loss(cfg.loss, net.hand_model, cfg.model.input_size)
     optimizer = build_optimizer(net, cfg.optim)
     scheduler = build_scheduler(optimizer, STEPS, cfg.optim.warmup_steps, cfg.optim.min_lr_ratio)
-    samplers = [EpochSampler(len(train_set), cfg.data.batch_size, seed=cfg.train.seed, rank=r, world_size=2)
-                for r in (0, 1)]
+    samplers = [
+        EpochSampler(len(train_set), cfg.data.batch_size, seed=cfg.train.seed, rank=r, world_size=2) for r in (0, 1)
+    ]
     data = SeededDataset(train_set, cfg.train.seed)
     params = [p for p in net.parameters() if p.requires_grad]
     bs, bpe = cfg.data.batch_size, samplers[0].batches_per_epoch
@@ -55,8 +56,13 @@ def _reference(cfg) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
 
 
 def test_two_gloo_processes_match_gradient_averaging(make_config) -> None:
-    cfg = make_config(f"optim.max_steps={STEPS}", "train.num_threads=1", "data.augment.enabled=true",
-                      "data.val_fraction=0", "optim.clip_grad=1.0")
+    cfg = make_config(
+        f"optim.max_steps={STEPS}",
+        "train.num_threads=1",
+        "data.augment.enabled=true",
+        "data.val_fraction=0",
+        "optim.clip_grad=1.0",
+    )
     launch_local(cfg, nprocs=2)
     ddp = torch.load(f"{cfg.train.output_dir}/last.pt", weights_only=True)
     assert ddp["trainer"]["world_size"] == 2 and ddp["trainer"]["step"] == STEPS

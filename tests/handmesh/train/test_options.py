@@ -15,8 +15,9 @@ def _finite(path) -> bool:
 
 
 def test_channels_last_bf16_autocast_and_ema_on_cpu(make_config) -> None:
-    cfg = make_config("optim.max_steps=2", "train.channels_last=true", "train.amp=bf16", "optim.ema_decay=0.99",
-                      "train.val_every=2")
+    cfg = make_config(
+        "optim.max_steps=2", "train.channels_last=true", "train.amp=bf16", "optim.ema_decay=0.99", "train.val_every=2"
+    )
     result = train(cfg, progress=False)
     assert result.step == 2 and result.bad_steps == 0 and result.val is not None
     assert _finite(result.last_checkpoint)
@@ -25,8 +26,14 @@ def test_channels_last_bf16_autocast_and_ema_on_cpu(make_config) -> None:
 @pytest.mark.gpu
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_on_cuda(make_config, amp: str) -> None:
-    cfg = make_config("optim.max_steps=3", "train.device=cuda", f"train.amp={amp}", "train.channels_last=true",
-                      "train.val_every=3", out=f"cuda_{amp}")
+    cfg = make_config(
+        "optim.max_steps=3",
+        "train.device=cuda",
+        f"train.amp={amp}",
+        "train.channels_last=true",
+        "train.val_every=3",
+        out=f"cuda_{amp}",
+    )
     result = train(cfg, progress=False)
     assert result.step == 3 and _finite(result.last_checkpoint)
     ckpt = torch.load(result.last_checkpoint, weights_only=True)
@@ -55,9 +62,15 @@ def test_torch_compile(make_config, tmp_path) -> None:
     cfg = make_config("optim.max_steps=2", "train.compile=true")
     cfg_path = tmp_path / "compile.yaml"
     save_config(cfg, cfg_path)
-    proc = subprocess.run([sys.executable, "-X", "faulthandler", "-c", _COMPILE_CHILD, str(cfg_path)],
-                          capture_output=True, text=True, timeout=1800)
-    assert proc.returncode == 0, (f"training with torch.compile exited with status {proc.returncode}"
-                                  f" (negative: killed by that signal)\n{proc.stderr[-3000:]}")
+    proc = subprocess.run(
+        [sys.executable, "-X", "faulthandler", "-c", _COMPILE_CHILD, str(cfg_path)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, (
+        f"training with torch.compile exited with status {proc.returncode}"
+        f" (negative: killed by that signal)\n{proc.stderr[-3000:]}"
+    )
     assert "STEP 2 " in proc.stdout
     assert _finite(cfg.train.output_dir + "/last.pt")

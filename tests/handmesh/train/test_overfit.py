@@ -18,8 +18,14 @@ def four_images(tmp_path_factory: pytest.TempPathFactory, mano_dir: Path) -> Pat
     from handmesh.synth.dataset import SynthConfig, generate_dataset
 
     root = tmp_path_factory.mktemp("four") / "data"
-    generate_dataset(root, SynthConfig(num_train=4, num_eval=1, image_size=64, hand_model="mano",
-                                       mano_dir=str(mano_dir), occluder_prob=0.0, seed=7), workers=1, progress=False)
+    generate_dataset(
+        root,
+        SynthConfig(
+            num_train=4, num_eval=1, image_size=64, hand_model="mano", mano_dir=str(mano_dir), occluder_prob=0.0, seed=7
+        ),
+        workers=1,
+        progress=False,
+    )
     return root
 
 
@@ -38,8 +44,15 @@ def _joint_error_mm(net: torch.nn.Module, root: Path) -> float:
 
 
 def test_overfits_four_images(make_config, four_images: Path) -> None:
-    cfg = make_config(f"data.root={four_images}", "data.val_fraction=0", "optim.max_steps=40", "optim.lr=2e-3",
-                      "optim.warmup_steps=3", "optim.weight_decay=0", "train.log_every=5")
+    cfg = make_config(
+        f"data.root={four_images}",
+        "data.val_fraction=0",
+        "optim.max_steps=40",
+        "optim.lr=2e-3",
+        "optim.warmup_steps=3",
+        "optim.weight_decay=0",
+        "train.log_every=5",
+    )
     result = train(cfg, progress=False)
     log = read_csv_log(Path(result.output_dir) / "train_log.csv")
     first, last = log["joints3d"][0], log["joints3d"][-1]

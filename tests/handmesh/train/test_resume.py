@@ -36,8 +36,13 @@ def _assert_same_state(a: dict, b: dict, what: str) -> None:
 
 
 RANDOM_EVERYWHERE = (
-    "data.augment.enabled=true", "model.head_dropout=0.2", "model.drop_path_rate=0.1", "optim.max_steps=8",
-    "train.ckpt_every=4", "train.val_every=4", "train.log_every=2",
+    "data.augment.enabled=true",
+    "model.head_dropout=0.2",
+    "model.drop_path_rate=0.1",
+    "optim.max_steps=8",
+    "train.ckpt_every=4",
+    "train.val_every=4",
+    "train.log_every=2",
 )
 
 
@@ -62,8 +67,10 @@ def test_interrupted_run_resumes_to_identical_weights_with_ema(make_config) -> N
         assert torch.equal(sa["exp_avg"], sb["exp_avg"]) and torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
     assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 8
     # The logs read as one run: no duplicated or missing steps, same numbers.
-    la, lb = read_csv_log(Path(straight.output_dir) / "train_log.csv"), read_csv_log(Path(resumed.output_dir) /
-                                                                                      "train_log.csv")
+    la, lb = (
+        read_csv_log(Path(straight.output_dir) / "train_log.csv"),
+        read_csv_log(Path(resumed.output_dir) / "train_log.csv"),
+    )
     assert lb["step"].tolist() == la["step"].tolist() == [2, 4, 6, 8]
     torch.testing.assert_close(torch.tensor(lb["loss"]), torch.tensor(la["loss"]), rtol=1e-5, atol=0)
     va = read_csv_log(Path(straight.output_dir) / "val_log.csv")
