@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.handmesh-installed
 PYTEST_ARGS ?=
 
-.PHONY: venv detector demo test test-all clean-venv
+.PHONY: venv detector demo lint format test test-all clean-venv
 
 # Reinstall only when the project's requirements change.
 $(STAMP): pyproject.toml constraints.txt
@@ -26,8 +26,18 @@ detector: venv
 demo: venv detector
 	$(BIN)/handmesh-demo --no-display --video handmesh/assets/sample_clip.mp4 --output outputs/demo.mp4
 
-# The default test suite (what CI runs). pytest's "no tests collected" (exit 5) is not a failure.
-test: venv detector
+# Formatting and lint (ruff, configured in pyproject.toml): part of the test command. `make format` rewrites.
+LINT_PATHS := handmesh fastvit_backbone tests demo
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: venv
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+# The default test suite (what CI runs): lint, then pytest. pytest's "no tests collected" (exit 5) is not a failure.
+test: venv detector lint
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; rc=0; fi; exit $$rc
 
 # Everything, the slow tests included.
