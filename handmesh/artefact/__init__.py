@@ -19,8 +19,7 @@ Importing this package does no work: torch, onnx and coremltools load on first u
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from handmesh.utils.lazy import lazy_attributes
 
 __all__ = [
     "ARTEFACT_FORMATS",
@@ -41,11 +40,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(f"handmesh.artefact.{_WHERE[name]}"), name)
-    raise AttributeError(f"module 'handmesh.artefact' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())

@@ -23,8 +23,7 @@ Where things are:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from handmesh.utils.lazy import lazy_attributes
 
 __all__ = [
     "ArtefactMetadata",
@@ -56,11 +55,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'handmesh.export' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())

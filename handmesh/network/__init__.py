@@ -18,8 +18,9 @@ Importing this package does no work: torch and the encoder load on first use of 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from handmesh.utils.lazy import lazy_attributes
 
 __all__ = [
     "build_network",
@@ -93,13 +94,4 @@ if TYPE_CHECKING:
     from handmesh.network.predictor import NetworkPredictor, check_torch_device, resolve_device
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(importlib.import_module(f"handmesh.network.{_WHERE[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'handmesh.network' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())
