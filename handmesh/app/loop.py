@@ -52,6 +52,13 @@ class DemoOptions:
         mesh, skeleton: what to draw at the start (``m`` and ``s`` toggle them). Default: mesh only.
         hud: draw FPS and per-stage times on the picture. Default: True.
         camera_size: ``(W, H)`` to ask the camera for. Default: None (its default).
+        serve: stream every frame's hands over WebSocket on this port (:class:`~handmesh.stream.HandStream`).
+            Default: None (no stream).
+        host: the address the stream and the browser view listen on. Default: ``"127.0.0.1"`` (this machine).
+        token: a token stream clients must send (``?token=...``). Default: None.
+        stream_meshes: send the binary mesh messages. Default: True.
+        view_port: serve the 3D browser view (:class:`~handmesh.stream.browser_view.BrowserView`) on this port.
+            Default: None (none).
     """
 
     camera: int | None = None
@@ -78,6 +85,11 @@ class DemoOptions:
     skeleton: bool = False
     hud: bool = True
     camera_size: tuple[int, int] | None = None
+    serve: int | None = None
+    host: str = "127.0.0.1"
+    token: str | None = None
+    stream_meshes: bool = True
+    view_port: int | None = None
 
 
 @dataclass
@@ -229,10 +241,12 @@ def run_demo(
     if output is None and fallback and not display:
         output = DEFAULT_HEADLESS_OUTPUT
     sink = mesh_sink = viewer = None
+    publishers: list[Any] = []
     own_estimator = estimator is None
     kept: Path | None = None
     try:
         viewer = Viewer3D() if opts.view3d else None
+        publishers = _open_publishers(opts, log)
         if estimator is None:
             from handmesh.api import load
 
@@ -259,7 +273,7 @@ def run_demo(
         result = DemoResult(frames=0, seconds=0.0, timings=estimator.timings, source=str(source.name))
         t_start = time.perf_counter()
         try:
-            result.stopped = _loop(opts, estimator, source, sink, mesh_sink, viewer, display, result, log)
+            result.stopped = _loop(opts, estimator, source, sink, mesh_sink, viewer, publishers, display, result, log)
         except KeyboardInterrupt:  # Ctrl-C ends a live run like q does: what was written is kept
             result.stopped = "interrupted"
         result.seconds = time.perf_counter() - t_start
@@ -278,6 +292,8 @@ def run_demo(
             estimator.close()
         if viewer is not None:
             viewer.close()
+        for publisher in publishers:
+            publisher.close()
         if display:
             cv2.destroyAllWindows()
 
@@ -289,6 +305,7 @@ def _loop(
     sink: Any,
     mesh_sink: Any,
     viewer: Viewer3D | None,
+    publishers: list[Any],
     display: bool,
     result: DemoResult,
     log: Callable[[str], None],
@@ -316,7 +333,9 @@ def _loop(
                 frame = source.read()
             except KeyboardInterrupt:  # Ctrl-C: the frame already in flight is still drawn and written
                 if pending is not None:
-                    _finish(opts, estimator, pending, sink, mesh_sink, viewer, display, result, state, ticker)
+                    _finish(
+                        opts, estimator, pending, sink, mesh_sink, viewer, publishers, display, result, state, ticker
+                    )
                 raise
         handle = None
         if frame is not None:
@@ -328,7 +347,9 @@ def _loop(
                 result.skipped += 1
                 warnings.warn(f"skipped {frame.name}: {e}", stacklevel=3)
         if pending is not None:
-            outcome = _finish(opts, estimator, pending, sink, mesh_sink, viewer, display, result, state, ticker)
+            outcome = _finish(
+                opts, estimator, pending, sink, mesh_sink, viewer, publishers, display, result, state, ticker
+            )
             pending = None
             if outcome == "quit":
                 return "quit"
@@ -351,6 +372,7 @@ def _finish(
     sink: Any,
     mesh_sink: Any,
     viewer: Viewer3D | None,
+    publishers: list[Any],
     display: bool,
     result: DemoResult,
     state: dict[str, bool],
@@ -373,6 +395,14 @@ def _finish(
     dt, ticker["t_prev"] = now - ticker["t_prev"], now
     ticker["fps"] = 1.0 / max(dt, 1e-6) if ticker["fps"] == 0.0 else 0.9 * ticker["fps"] + 0.1 / max(dt, 1e-6)
     result.latency_ms.append((now - handle.submitted) * 1e3)
+    if publishers:
+        from handmesh.stream.schema import FrameEvent
+
+        event = FrameEvent(
+            result.frames, handle.timestamp_ms, handle.frame, handle.K, hands, ticker["fps"], result.latency_ms[-1]
+        )
+        for publisher in publishers:
+            publisher.publish(event)
     if opts.hud:
         draw_hud(picture, hud_lines(ticker["fps"], estimator.timings, hands, state, keys=display))
     if sink is not None:
@@ -388,6 +418,29 @@ def _finish(
         if _handle_key(cv2.waitKey(1) & 0xFF, state):
             return "quit"
     return None
+
+
+def _open_publishers(opts: DemoOptions, log: Callable[[str], None]) -> list[Any]:
+    """The hand stream and the browser view that ``opts`` asks for (each started, its address logged)."""
+    publishers: list[Any] = []
+    try:
+        if opts.serve is not None:
+            from handmesh.stream.server import HandStream
+
+            stream = HandStream(opts.host, opts.serve, token=opts.token, meshes=opts.stream_meshes)
+            publishers.append(stream)
+            log(f"handmesh-demo: streaming hands at {stream.url} (a web client: {stream.page_url})")
+        if opts.view_port is not None:
+            from handmesh.stream.browser_view import BrowserView
+
+            view = BrowserView(opts.host, opts.view_port)
+            publishers.append(view)
+            log(f"handmesh-demo: the 3D view is at {view.url}")
+    except BaseException:
+        for publisher in publishers:
+            publisher.close()
+        raise
+    return publishers
 
 
 def _handle_key(key: int, state: dict[str, bool]) -> bool:

@@ -292,10 +292,10 @@ def _accuracy_line(
             gt = truth.keypoints2d[i]
             kp = min(mediapipe[i], key=lambda d: np.linalg.norm(d.keypoints2d - gt, axis=1).mean()).keypoints2d
             errors.append(np.linalg.norm(kp - gt, axis=1).mean() / np.hypot(*np.ptp(gt, axis=0)))
-    mp_text = f"{float(np.median(errors)):.3f}" if errors else "-"
+    mp_text = f"; MediaPipe's own landmarks {float(np.median(errors)):.3f}" if errors else ""
     return (
         f"accuracy of the timed hands against {clip.name}'s ground truth: 2D error {acc.error2d:.3f} of the hand "
-        f"box diagonal (median; MediaPipe's own landmarks {mp_text}), PA-MPJPE {acc.pa_mpjpe_mm:.1f} mm, hands in "
+        f"box diagonal (median{mp_text}), PA-MPJPE {acc.pa_mpjpe_mm:.1f} mm, hands in "
         f"{acc.found}/{len(hands)} frames, {acc.ghosts} with a ghost"
     )
 

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "metrics": "FreiHAND metrics stage by stage on 3,960 samples; --data also times annotation loading",
     "model": "whole network: torch train-time / reparameterized / ONNX Runtime / TorchScript",
     "pipeline": "end-to-end demo pipeline FPS with per-stage times vs MediaPipe landmarks-only",
+    "stream": "the live pipeline's FPS with 3 stream clients (one stalled) vs none, and the clients' latency",
 }
 
 

@@ -6,6 +6,7 @@
     handmesh-demo --video clip.mp4 --output out.mp4 --no-display
     handmesh-demo --images photos/ --output overlays/ --save-mesh meshes/
     handmesh-demo --setup-detector                             # build the offline MediaPipe bundle once
+    handmesh-demo --camera 0 --serve 8765                      # also stream the hands over WebSocket
 
 Keys: q or Esc quit, m mesh on/off, s skeleton on/off, space pause.
 """
@@ -15,19 +16,24 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from handmesh.cli._common import user_errors_exit
 from handmesh.runtime.loader import BACKENDS
 
+DEMO_DESCRIPTION = (
+    "Live 3D hand meshes: detect hands, recover their meshes and draw them, with FPS and per-stage times. Without a "
+    "source: camera 0 when there is a display, else the sample clip shipped with the package (headless, writing "
+    "outputs/demo.mp4). Keys: q/Esc quit, m mesh, s skeleton, space pause."
+)
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (kebab-case flags)."""
-    p = argparse.ArgumentParser(
-        prog="handmesh-demo",
-        description="Live 3D hand meshes: detect hands, recover their meshes and draw them, with FPS and per-stage "
-        "times. Without a source: camera 0 when there is a display, else the sample clip shipped with the package "
-        "(headless, writing outputs/demo.mp4). Keys: q/Esc quit, m mesh, s skeleton, space pause.",
-    )
+
+def build_parser(
+    prog: str = "handmesh-demo", description: str = DEMO_DESCRIPTION, serving: bool = False
+) -> argparse.ArgumentParser:
+    """The argument parser (kebab-case flags); ``serving`` gives the stream flags the defaults of
+    ``handmesh-serve`` (stream and browser view on, no window unless --display)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
     src = p.add_argument_group("source (at most one)").add_mutually_exclusive_group()
     src.add_argument("--camera", type=int, metavar="N", help="camera index (0 is the first camera)")
     src.add_argument("--video", type=Path, metavar="PATH", help="a video file, every frame in order")
@@ -39,7 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="write the overlay: a .mp4 file (written atomically) or a folder for PNG frames",
     )
-    out.add_argument("--no-display", action="store_true", help="no window (headless)")
+    if serving:
+        out.add_argument("--display", action="store_true", help="also show the picture in a window")
+    else:
+        out.add_argument("--no-display", action="store_true", help="no window (headless)")
     out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     out.add_argument("--save-mesh", type=Path, metavar="DIR", help="write each frame's hand meshes into DIR")
     out.add_argument(
@@ -89,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="landmarks: fit the hand model to MediaPipe's 21 landmarks with the network's prediction "
         "as prior (meshes that follow real fingers); none: the network alone (default: landmarks)",
     )
+    _add_stream_arguments(p, serving)
     det = p.add_argument_group("detection")
     det.add_argument(
         "--detector",
@@ -111,24 +121,63 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@user_errors_exit
-def main(argv: list[str] | None = None) -> int:
-    """Parse the flags and run :func:`handmesh.app.loop.run_demo`."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    if args.setup_detector:
-        from handmesh.detection.bundle import ensure_hand_landmarker
+def _add_stream_arguments(p: argparse.ArgumentParser, serving: bool) -> None:
+    from handmesh.stream.server import DEFAULT_PORT
 
-        path = ensure_hand_landmarker(args.hand_landmarker)
-        print(f"hand landmarker bundle ready: {path}")
-        return 0
-    from handmesh.app.loop import DemoOptions, run_demo
+    s = p.add_argument_group("stream (hands for other programs and the browser)")
+    s.add_argument(
+        "--serve",
+        type=_port,
+        metavar="PORT",
+        default=DEFAULT_PORT if serving else None,
+        help="stream every frame's hands over WebSocket on PORT (JSON keypoints, binary meshes; schema: "
+        "docs/streaming.md)" + (f" (default: {DEFAULT_PORT}; 0 picks a free port)" if serving else ""),
+    )
+    s.add_argument(
+        "--view-port",
+        type=_port,
+        metavar="PORT",
+        default=8080 if serving else None,
+        help="serve a 3D view of the hands in the browser on PORT" + (" (default: 8080)" if serving else ""),
+    )
+    if serving:
+        s.add_argument("--no-view", action="store_true", help="no 3D browser view, only the stream")
+    s.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the stream and the view listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens "
+        "them to the network: use --token then)",
+    )
+    s.add_argument("--token", help="clients must connect with ?token=TOKEN")
+    s.add_argument("--no-stream-meshes", action="store_true", help="send keypoints only, no binary meshes")
 
-    opts = DemoOptions(
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return port
+
+
+def options_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`~handmesh.app.loop.DemoOptions` the parsed flags describe."""
+    from handmesh.app.loop import DemoOptions
+
+    if getattr(args, "display", False):
+        display = True
+    elif getattr(args, "no_display", False) or hasattr(args, "display"):
+        display = False  # handmesh-serve: no window unless --display
+    else:
+        display = None
+    return DemoOptions(
         camera=args.camera,
         video=args.video,
         images=args.images,
         output=args.output,
-        display=False if args.no_display else None,
+        display=display,
         max_frames=args.max_frames,
         checkpoint=args.checkpoint,
         backend=args.backend,
@@ -147,8 +196,31 @@ def main(argv: list[str] | None = None) -> int:
         mesh=not args.no_mesh,
         skeleton=args.skeleton,
         hud=not args.no_hud,
+        serve=args.serve,
+        host=args.host,
+        token=args.token,
+        stream_meshes=not args.no_stream_meshes,
+        view_port=None if getattr(args, "no_view", False) else args.view_port,
     )
-    result = run_demo(opts)
+
+
+@user_errors_exit
+def main(argv: list[str] | None = None) -> int:
+    """Parse the flags and run :func:`handmesh.app.loop.run_demo`."""
+    return run(build_parser().parse_args(sys.argv[1:] if argv is None else argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo the parsed flags describe (or build the detector bundle)."""
+    if args.setup_detector:
+        from handmesh.detection.bundle import ensure_hand_landmarker
+
+        path = ensure_hand_landmarker(args.hand_landmarker)
+        print(f"hand landmarker bundle ready: {path}")
+        return 0
+    from handmesh.app.loop import run_demo
+
+    result = run_demo(options_from_args(args))
     print(result.report())
     return 0
 

@@ -46,8 +46,16 @@ LAYERS: list[tuple[int, str, tuple[str, ...]]] = [
     (12, "api, estimator", ("handmesh.api", "handmesh.pipeline")),
     (
         13,
-        "app, bench, cli, tools",
-        ("handmesh.app", "handmesh.bench", "handmesh.cli", "handmesh.open_hand", "handmesh.__init__", "demo"),
+        "app, stream, bench, cli, tools",
+        (
+            "handmesh.app",
+            "handmesh.stream",
+            "handmesh.bench",
+            "handmesh.cli",
+            "handmesh.open_hand",
+            "handmesh.__init__",
+            "demo",
+        ),
     ),
 ]
 # The package face (``handmesh/__init__.py``) serves ``handmesh.load`` lazily: only the top floor may import it.
