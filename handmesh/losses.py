@@ -9,13 +9,20 @@ term            definition                                                      
 ``joints3d_local``  the same in each hand's own frame (its global rotation undone): the finger  ``xyz``, hand
                 articulation alone, which PA-MPJPE measures                                   parameters
 ``verts3d``     L1 between vertices relative to the wrist keypoint, metres                   ``verts``, same model
-``joints2d``    L1 between 2D keypoints in normalized crop coordinates (weak perspective)    ``uv``
+``joints2d``    L1 between 2D keypoints in normalized crop coordinates, in full perspective    ``uv``, ``K``
+                through the sample's K (see below)
 ``pose``        MSE between the 16 absolute joint rotation matrices                          hand parameters
 ``betas``       MSE between shape coefficients                                               hand parameters
 ``betas_prior`` mean squared betas (keeps the shape near the mean where nothing else does)  nothing
 ``edge``        L1 between mesh edge lengths, predicted vs ground truth, metres             ``verts``, same model
 ``normal``      mean ``|cos|`` between predicted edges and ground-truth face normals        ``verts``, same model
 ==============  ===========================================================================  ===================
+
+The 2D term places the predicted root-relative keypoints the way the live pipeline does: the translation that makes
+their perspective projection through the sample's crop intrinsics ``K`` best reproduce where the network's
+weak-perspective crop camera puts them (:func:`~handmesh.geometry.camera_solve.solve_translation`), then projects
+them through ``K``. Its targets are the perspective projections of the true keypoints, so, unlike a weak-perspective
+term, it can reach zero for a correct hand: it does not pull the 3D keypoints towards a flattened hand.
 
 Hand parameters and vertices only mean something for the hand model that produced them: FreiHAND's are MANO's, a
 synthetic set's are those of the model it was rendered with. With another network hand model the trainer builds
@@ -31,7 +38,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from handmesh.geometry.projection import crop_pixels_to_normalized
+from handmesh.geometry.camera_solve import solve_translation
+from handmesh.geometry.projection import crop_normalized_to_pixels, crop_pixels_to_normalized, project_points
 from handmesh.geometry.rotations import axis_angle_to_matrix
 
 __all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "mesh_edges"]
@@ -146,8 +154,7 @@ class HandMeshLoss(nn.Module):
             err = (pred.joints - (xyz - root)).abs().mean(dim=(1, 2))  # (B,)
             terms["joints3d"] = _masked_mean(err, has_xyz)
         if "joints2d" in active:
-            target = crop_pixels_to_normalized(batch["uv"].to(pred.joints2d.dtype), self.input_size)
-            terms["joints2d"] = _masked_mean((pred.joints2d - target).abs().mean(dim=(1, 2)), has_xyz)
+            terms["joints2d"] = self._joints2d(pred, batch, has_xyz)
         need_verts = [t for t in active if t in _NEEDS_VERTS]
         if need_verts:
             mask = batch["has_verts"].bool() & has_xyz
@@ -206,6 +213,19 @@ class HandMeshLoss(nn.Module):
             for e in (p1 - p0, p2 - p1, p0 - p2)
         ]
         return torch.stack(cos, dim=-1).mean(dim=(1, 2))
+
+    def _joints2d(self, pred: Any, batch: Mapping[str, torch.Tensor], has_xyz: torch.Tensor) -> torch.Tensor:
+        """The perspective 2D term (see the module docstring)."""
+        S = self.input_size
+        K = batch["K"].to(pred.joints.dtype)
+        placed = crop_normalized_to_pixels(pred.joints2d, S)  # where the crop camera puts the keypoints, pixels
+        t = solve_translation(pred.joints, placed, K)  # (B, 3); NaN for a degenerate hand
+        ok = has_xyz & torch.isfinite(t).all(dim=-1) & (t[:, 2] > 1e-3)
+        t = torch.where(ok[:, None], torch.nan_to_num(t), torch.tensor([0.0, 0.0, 1.0], dtype=t.dtype, device=t.device))
+        uv = project_points(pred.joints + t[:, None], K)
+        target = batch["uv"].to(uv.dtype)
+        err = (crop_pixels_to_normalized(uv, S) - crop_pixels_to_normalized(target, S)).abs().mean(dim=(1, 2))
+        return _masked_mean(torch.nan_to_num(err), ok)
 
 
 def build_loss(

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from handmesh.config import LossConfig
-from handmesh.geometry import crop_normalized_to_pixels, project_points, weak_perspective_project
+from handmesh.geometry import project_points, weak_perspective_project
 from handmesh.hand_model import build_hand_model, freihand_mano_to_mesh
 from handmesh.losses import LOSS_TERMS, HandMeshLoss, build_loss, mesh_edges
 from handmesh.network import HandMeshOutput
@@ -27,6 +27,9 @@ def model(tmp_path_factory: pytest.TempPathFactory):
     return build_hand_model("mano", "right", d)
 
 
+CROP_K = torch.tensor([[70.0, 0.0, S / 2], [0.0, 70.0, S / 2], [0.0, 0.0, 1.0]])  # a crop camera of the batch
+
+
 def _scene(model, n: int = 3, seed: int = 0) -> tuple[HandMeshOutput, dict[str, torch.Tensor]]:
     """Random hands as ground truth (FreiHAND convention, camera frame) and the prediction that equals them."""
     g = torch.Generator().manual_seed(seed)
@@ -40,13 +43,15 @@ def _scene(model, n: int = 3, seed: int = 0) -> tuple[HandMeshOutput, dict[str, 
     root = out.joints[:, :1]
     cam = torch.tensor([[8.0, 0.01, -0.02]]).expand(n, 3)
     joints, verts = out.joints - root, out.vertices - root
-    joints2d = weak_perspective_project(joints, cam)
-    pred = HandMeshOutput(rotmats=rot, betas=betas, cam=cam, vertices=verts, joints=joints, joints2d=joints2d)
     t = torch.tensor([0.02, -0.01, 0.5])
+    uv = project_points(joints + t, CROP_K)  # the true keypoints' pixels in the crop, full perspective
+    joints2d = (uv - S / 2) / (S / 2)  # a perfect network puts them there
+    pred = HandMeshOutput(rotmats=rot, betas=betas, cam=cam, vertices=verts, joints=joints, joints2d=joints2d)
     batch = {
         "xyz": joints + t,
         "verts": verts + t,
-        "uv": crop_normalized_to_pixels(joints2d, S),
+        "uv": uv,
+        "K": CROP_K.expand(n, 3, 3),
         "has_xyz": torch.ones(n, dtype=torch.bool),
         "has_verts": torch.ones(n, dtype=torch.bool),
         "mano_pose": pose48,
@@ -127,13 +132,54 @@ def test_ground_truth_rotations_follow_freihand(model) -> None:
     torch.testing.assert_close(rel, (verts - joints[:, :1]).double(), atol=1e-5, rtol=0)
 
 
-def test_two_d_target_is_normalized_crop_coordinates(model) -> None:
+def test_two_d_term_is_perspective_through_k(model) -> None:
+    """With the true 3D keypoints, a crop camera exists that makes the 2D term zero (its translation reprojects them
+    exactly through K); a weak-perspective 2D term cannot reach zero for a hand this close to the camera."""
     pred, batch = _scene(model, n=1)
-    K = torch.tensor([[[60.0, 0, 31.5], [0, 60.0, 31.5], [0, 0, 1]]])
-    batch["uv"] = project_points(batch["xyz"], K)
-    out = _loss(model, {"joints2d": 1.0})(pred, batch)
-    expected = (pred.joints2d - (batch["uv"] - S / 2) / (S / 2)).abs().mean()
-    torch.testing.assert_close(out.total, expected)
+    batch["xyz"] = pred.joints + torch.tensor([0.03, 0.02, 0.22])  # 22 cm away: strong perspective
+    batch["uv"] = project_points(batch["xyz"], CROP_K)
+    target = (batch["uv"] - S / 2) / (S / 2)
+    loss = _loss(model, {"joints2d": 1.0})
+
+    fitted: list[torch.Tensor] = []
+
+    def fit(objective) -> float:
+        cam = torch.tensor([[5.0, 0.0, 0.0]], requires_grad=True)
+        opt = torch.optim.Adam([cam], lr=0.05)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(opt, 0.996)
+        for _ in range(1500):
+            opt.zero_grad()
+            value = objective(cam)
+            value.backward()
+            opt.step()
+            schedule.step()
+        fitted.append(cam.detach())
+        return float(objective(cam).detach())
+
+    def perspective(cam: torch.Tensor) -> torch.Tensor:
+        p = HandMeshOutput(
+            pred.rotmats, pred.betas, cam, pred.vertices, pred.joints, weak_perspective_project(pred.joints, cam)
+        )
+        return loss(p, batch).total
+
+    def weak(cam: torch.Tensor) -> torch.Tensor:
+        return (weak_perspective_project(pred.joints, cam) - target).abs().mean()
+
+    assert fit(perspective) < 1e-3  # converging to 0 (8e-5 after these steps)
+    assert fit(weak) > 2e-2  # stuck near 0.14: a flattened hand cannot match perspective
+    # The term reads the sample's K: the fitted camera scored through another focal length costs far more.
+    other = dict(batch, K=batch["K"] * torch.tensor([[1.3], [1.3], [1.0]]))
+    assert float(perspective(fitted[0]).detach()) < 1e-3
+    with torch.no_grad():
+        p = HandMeshOutput(
+            pred.rotmats,
+            pred.betas,
+            fitted[0],
+            pred.vertices,
+            pred.joints,
+            weak_perspective_project(pred.joints, fitted[0]),
+        )
+        assert float(loss(p, other).total) > 1e-2
 
 
 def test_mesh_edges_of_a_closed_mesh() -> None:
