@@ -26,12 +26,18 @@ def build_optimizer(model: nn.Module, optim_cfg: Any) -> torch.optim.AdamW:
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
+        (no_decay if _no_decay(name, p) else decay).append(p)
     groups = [
         {"params": decay, "weight_decay": float(optim_cfg.weight_decay)},
         {"params": no_decay, "weight_decay": 0.0},
     ]
     return torch.optim.AdamW(groups, lr=float(optim_cfg.lr))
+
+
+def _no_decay(name: str, p: torch.Tensor) -> bool:
+    """Biases, 1-D parameters (normalisation scales and shifts) and layer scales (FastViT's ``layer_scale.gamma``,
+    shaped ``(C, 1, 1)``: not 1-D, so the shape alone would decay them)."""
+    return p.ndim <= 1 or name.endswith(".bias") or "layer_scale" in name
 
 
 def lr_factor(step: int, total_steps: int, warmup_steps: int, min_ratio: float) -> float:

@@ -205,6 +205,21 @@ def train(
         cleanup_distributed(info)
 
 
+def _require_vertices(cfg: Any, train_set: Any, full_supervision: bool) -> None:
+    """The vertex losses need the vertex annotations: without them, say so instead of training without."""
+    wanted = [t for t in ("verts3d", "edge", "normal") if float(getattr(cfg.loss, t)) > 0]
+    annotations = getattr(train_set, "annotations", None)
+    if full_supervision and wanted and annotations is not None and annotations.verts is None:
+        from handmesh.datasets.freihand_format import annotation_path
+
+        missing = annotation_path(Path(cfg.data.root), "training", "verts")
+        raise ConfigError(
+            f"loss.{', loss.'.join(wanted)} need the vertex annotations {missing}, which is not there: it comes with "
+            f"FreiHAND v2 (put it beside training_mano.json), or train without them: "
+            + " ".join(f"loss.{t}=0" for t in wanted)
+        )
+
+
 class _Run:
     """One training run's objects; :meth:`run` is the loop."""
 
@@ -246,6 +261,7 @@ class _Run:
                 data_model,
                 self.net.hand_model_name,
             )
+        _require_vertices(cfg, self.train_set, self.full_supervision)
         self.loss_fn = build_loss(
             cfg.loss,
             self.net.hand_model,

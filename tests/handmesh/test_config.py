@@ -100,3 +100,13 @@ def test_eval_cli_takes_the_validation_carve_out_from_the_run_config(tmp_path: P
     args = build_parser().parse_args(["--predictions", "p.json", "--config", str(cfg), "--val-seed", "2"])
     assert _data_settings(args)[2] == 2
     assert _data_settings(build_parser().parse_args(["--predictions", "p.json"]))[1:] == (0.02, 0)
+
+
+def test_freihand_recipes_keep_a_pretrained_encoders_learning_rate() -> None:
+    """A pretrained encoder is not trained with a linearly scaled learning rate past 5e-4."""
+    recipes = sorted((Path(__file__).resolve().parents[2] / "configs").glob("fastvit_*_freihand.yaml"))
+    assert len(recipes) == 3
+    for recipe in recipes:
+        cfg = load_config(recipe, [])
+        assert cfg.model.pretrained and float(cfg.optim.lr) <= 5e-4, recipe.name
+        assert cfg.loss.verts3d > 0  # and so they need training_verts.json (the trainer says so when it is missing)

@@ -132,3 +132,20 @@ def test_resume_clears_what_a_killed_checkpoint_write_left(make_config) -> None:
     keep.write_bytes(b"not ours")
     train(make_config("optim.max_steps=2"), resume=first.last_checkpoint, progress=False)
     assert not any(p.exists() for p in stale) and keep.exists()
+
+
+def test_vertex_losses_without_vertex_annotations_are_named(make_config, tiny_data: Path, tmp_path: Path) -> None:
+    """A recipe that asks for the vertex losses on data without training_verts.json stops and names the file, rather
+    than training without them; with those terms at 0 it trains."""
+    import shutil
+
+    data = tmp_path / "no_verts"
+    shutil.copytree(tiny_data, data)
+    (data / "training_verts.json").unlink()
+    for cache in data.rglob("training_verts.*"):  # a converted copy from an earlier read
+        cache.unlink()
+    cfg = make_config(f"data.root={data}", "loss.verts3d=1.0", "loss.edge=0.5")
+    with pytest.raises(ConfigError, match=r"loss.verts3d, loss.edge need .*training_verts.json.*loss.verts3d=0"):
+        train(cfg)
+    result = train(make_config(f"data.root={data}", "loss.verts3d=0", "loss.edge=0", "loss.normal=0", out="ok"))
+    assert result.step == result.total_steps > 0

@@ -53,6 +53,19 @@ def test_no_weight_decay_on_biases_and_norms() -> None:
     assert id(model[0].bias) not in decayed and id(model[1].weight) not in decayed
 
 
+def test_fastvit_layer_scales_are_not_decayed() -> None:
+    """FastViT's layer scales are (C, 1, 1), not 1-D: they must still be left out of the weight decay."""
+    from fastvit_backbone import create_model
+
+    model = create_model("fastvit_t8", num_classes=0)
+    opt = build_optimizer(model, OptimConfig(weight_decay=0.05))
+    decayed = {id(p) for p in opt.param_groups[0]["params"]}
+    scales = [p for n, p in model.named_parameters() if "layer_scale" in n]
+    assert len(scales) == 20 and all(p.ndim == 3 for p in scales)
+    assert not any(id(p) in decayed for p in scales)
+    assert any(p.ndim == 4 and id(p) in decayed for p in model.parameters())  # the convolutions still are
+
+
 def test_ema_blends_weights_and_copies_counters() -> None:
     model = nn.BatchNorm1d(2)
     ema = ModelEma(model, decay=0.5)
