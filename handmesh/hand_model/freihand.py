@@ -8,8 +8,9 @@
   keypoint sits at ``xyz_root = [uv_root - pp, focal] / scale`` (the toolbox's ``recover_root``/``backproject_ortho``),
   and the posed mesh is translated so that keypoint 9 (the middle finger's MCP joint, 21-keypoint order) lands there.
 
-Keypoints are the 16 MANO joints plus the fingertip vertices, in the 21-keypoint order; all outputs are metres in the
-camera frame. FreiHAND annotates right hands only.
+Keypoints are FreiHAND's (the toolbox's ``_calc_coords``): the joint regressor applied to the posed mesh, plus the
+fingertip vertices, in the 21-keypoint order (:meth:`~handmesh.hand_model.HandModel.keypoints`); all outputs are
+metres in the camera frame. FreiHAND annotates right hands only.
 """
 
 from __future__ import annotations

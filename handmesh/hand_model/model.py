@@ -43,8 +43,13 @@ class HandOutput:
     Attributes:
         vertices: ``(B, V, 3)`` mesh vertices.
         joints: ``(B, 21, 3)`` keypoints in FreiHAND/OpenPose order (0 wrist, 1-4 thumb, 5-8 index, 9-12 middle,
-            13-16 ring, 17-20 pinky; see ``JOINT_NAMES_21``).
-        joints16: ``(B, 16, 3)`` the model's joints in MANO order.
+            13-16 ring, 17-20 pinky; see ``JOINT_NAMES_21``), defined as FreiHAND defines its ``xyz`` (the toolbox's
+            ``_calc_coords``): the joint regressor applied to the *posed* mesh, plus the fingertip vertices. Every
+            keypoint in the package (predictions, losses, ``pred.json``, evaluation, synthetic ground truth, ``Hand``)
+            is this one (:meth:`HandModel.keypoints`).
+        joints16: ``(B, 16, 3)`` the skeleton's joints in MANO order, as the kinematic chain moves them (the rest
+            joints carried by each bone's rotation): what the landmark fit's forward kinematics models. They differ
+            from the regressed keypoints by the mesh's non-rigid deformation (under a millimetre on average).
         faces: ``(F, 3)`` long, outward winding.
         parents: ``(16,)`` long, kinematic tree (``parents[0] = -1``).
         is_right: right hand (True) or left.
@@ -246,16 +251,28 @@ class HandModel(nn.Module):
         if transl is not None:
             vertices = vertices + transl[:, None]
             joints16 = joints16 + transl[:, None]
-        tips = vertices[:, self.tip_vertex_ids]  # (B, 5, 3)
-        joints = torch.cat([joints16, tips], dim=1)[:, self.mano16_to_21]  # (B, 21, 3)
         return HandOutput(
             vertices=vertices,
-            joints=joints,
+            joints=self.keypoints(vertices),
             joints16=joints16,
             faces=self.faces,
             parents=self.parents,
             is_right=self.is_right,
         )
+
+    def keypoints(self, vertices: torch.Tensor) -> torch.Tensor:
+        """The 21 keypoints of posed meshes as FreiHAND defines them: ``J_regressor @ vertices`` (16 joints) and the
+        five fingertip vertices, in the 21-keypoint order.
+
+        Args:
+            vertices: ``(B, V, 3)`` posed (and placed) vertices of this model.
+
+        Returns:
+            ``(B, 21, 3)``, in the frame of ``vertices``.
+        """
+        regressed = torch.einsum("jv,bvc->bjc", self.J_regressor.to(vertices.dtype), vertices)  # (B, 16, 3)
+        tips = vertices[:, self.tip_vertex_ids]  # (B, 5, 3)
+        return torch.cat([regressed, tips], dim=1)[:, self.mano16_to_21]
 
     def rest_joints(self, betas: torch.Tensor | None = None) -> torch.Tensor:
         """Joints of the unposed (flat, shaped) hand: ``J_regressor @ (v_template + shapedirs @ betas)``.

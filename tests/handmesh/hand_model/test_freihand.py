@@ -9,6 +9,7 @@ import torch
 from handmesh.geometry.projection import project_points
 from handmesh.geometry.rotations import axis_angle_to_matrix
 from handmesh.hand_model.freihand import freihand_mano_to_mesh, mesh_to_freihand_mano
+from handmesh.hand_model.keypoints import MANO_TIP_VERTEX_IDS
 from handmesh.hand_model.mirror import mirror_model_arrays
 from handmesh.hand_model.model import HandModel
 from handmesh.hand_model.model_file import HandModelArrays
@@ -99,3 +100,54 @@ def test_bad_input(right_arrays: HandModelArrays) -> None:
         mesh_to_freihand_mano(pose, betas, K, model, transl=transl * np.array([1, 1, -1]))
     with pytest.raises(ValueError, match="right hands"):
         freihand_mano_to_mesh(np.zeros((1, 61)), K[:1], HandModel(mirror_model_arrays(right_arrays)))
+
+
+def _toolbox_keypoints(mano: dict, mano61: np.ndarray, K: np.ndarray, tips: tuple[int, ...]) -> np.ndarray:
+    """FreiHAND's keypoints as its toolbox computes them (``utils/model.py``, ``_calc_coords``), in plain numpy
+    float64 from the MANO file's own arrays: the posed mesh by linear blend skinning with the pose blend shapes
+    (fingers offset by ``hands_mean``), ``J_regressor`` applied to that posed mesh, the fingertip vertices
+    appended, the 21-keypoint order, and keypoint 9 placed at ``[uv_root - pp, focal] / scale``."""
+    import cv2
+
+    pose, betas, uv_root, scale = mano61[:48], mano61[48:58], mano61[58:60], mano61[60]
+    pose = np.concatenate([pose[:3], pose[3:] + mano["hands_mean"]]).reshape(16, 3)
+    v_shaped = mano["v_template"] + mano["shapedirs"] @ betas
+    J = mano["J_regressor"] @ v_shaped
+    R = np.stack([cv2.Rodrigues(p)[0] for p in pose])
+    v_posed = v_shaped + mano["posedirs"] @ (R[1:] - np.eye(3)).reshape(-1)
+    parents = mano["kintree_table"][0].astype(np.int64)
+    G = np.zeros((16, 4, 4))
+    for k in range(16):
+        local = np.eye(4)
+        local[:3, :3] = R[k]
+        local[:3, 3] = J[k] - (J[parents[k]] if k else 0)
+        G[k] = local if k == 0 else G[parents[k]] @ local
+    A = G.copy()
+    A[:, :3, 3] -= np.einsum("kij,kj->ki", G[:, :3, :3], J)  # transforms of the rest pose's offsets
+    T = np.einsum("vk,kij->vij", mano["weights"], A)
+    V = np.einsum("vij,vj->vi", T[:, :3, :3], v_posed) + T[:, :3, 3]
+    xyz16 = mano["J_regressor"] @ V  # the regressor on the posed mesh
+    xyz = np.concatenate([xyz16, V[list(tips)]])  # tips: thumb, index, middle, ring, pinky
+    order = [0, 13, 14, 15, 16, 1, 2, 3, 17, 4, 5, 6, 18, 10, 11, 12, 19, 7, 8, 9, 20]
+    xyz = xyz[order]
+    focal = 0.5 * (K[0, 0] + K[1, 1])
+    root = np.array([uv_root[0] - K[0, 2], uv_root[1] - K[1, 2], focal]) / scale
+    return xyz - xyz[9] + root
+
+
+def test_keypoints_are_freihands_calc_coords(standin_dict: dict, right_arrays: HandModelArrays) -> None:
+    """The 21 keypoints of a 61-number annotation equal an independent implementation of the toolbox's
+    ``_calc_coords`` (the regressor on the posed mesh, not the skeleton's joints) to 1e-6 m."""
+    model = HandModel(right_arrays)
+    pose, betas, _, K = _sample(4, seed=3)
+    uv_root, scale = np.array([[100.0, 130.0], [90.0, 120.0], [130.0, 100.0], [110.0, 110.0]]), np.array([700.0] * 4)
+    mano61 = np.concatenate([pose, betas, uv_root, scale[:, None]], 1)
+    _, joints = freihand_mano_to_mesh(mano61, K, model)
+    for i in range(4):
+        expected = _toolbox_keypoints(standin_dict, mano61[i], K[i], MANO_TIP_VERTEX_IDS)
+        np.testing.assert_allclose(joints[i], expected, atol=1e-6)
+    # The skeleton's joints, what the keypoints were before, are millimetres away on these bent hands.
+    out = model(*[torch.as_tensor(x, dtype=torch.float32) for x in (pose[:, :3], pose[:, 3:], betas)])
+    skeleton = out.joints16 - out.joints[:, 9:10]
+    regressed = torch.einsum("jv,bvc->bjc", model.J_regressor, out.vertices) - out.joints[:, 9:10]
+    assert float((skeleton - regressed).norm(dim=-1).max()) > 1e-4

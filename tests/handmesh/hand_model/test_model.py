@@ -165,8 +165,11 @@ def test_21_keypoints_by_name(right_arrays: HandModelArrays) -> None:
         "thumb_cmc": 13,
         "thumb_ip": 15,
     }
+    regressed = torch.einsum("jv,bvc->bjc", model.J_regressor, out.vertices)  # FreiHAND: on the posed mesh
     for joint_name, j16 in pairs.items():
-        torch.testing.assert_close(out.joints[:, name(joint_name)], out.joints16[:, j16])
+        torch.testing.assert_close(out.joints[:, name(joint_name)], regressed[:, j16])
+        # The skeleton's joints are the same points up to the mesh's non-rigid deformation (millimetres).
+        assert float((out.joints[:, name(joint_name)] - out.joints16[:, j16]).norm(dim=-1).max()) < 0.01
 
 
 @pytest.mark.parametrize(

@@ -65,14 +65,17 @@ def test_canonical_rotation_shows_the_palm_fingers_up(side: str, right, left) ->
 def test_positive_flexion_curls_towards_the_palm(side: str, right, left) -> None:
     model = right if side == "right" else left
     frame = HandFrame.from_model(model)
-    flat = pose(model, np.zeros((1, 15, 3))).joints[0].numpy()
+    flat_out = pose(model, np.zeros((1, 15, 3)))
+    flat, flat16 = flat_out.joints[0].numpy(), flat_out.joints16[0].numpy()
     for finger, (mcp, tip) in enumerate([(5, 8), (9, 12), (13, 16), (17, 20)]):
         aa = np.zeros((1, 15, 3))
         jid = (1, 4, 10, 7)[finger]  # MANO MCP joints of index, middle, ring, pinky
         aa[0, jid - 1] = 1.0 * frame.flex_axes[jid - 1]
-        bent = pose(model, aa).joints[0].numpy()
+        bent_out = pose(model, aa)
+        bent = bent_out.joints[0].numpy()
         assert np.dot(bent[tip] - flat[tip], frame.palm) > 0.02, finger
-        assert np.linalg.norm(bent[mcp] - flat[mcp]) < 1e-5
+        assert np.linalg.norm(bent_out.joints16[0, jid].numpy() - flat16[jid]) < 1e-5  # the bend is about the MCP
+        assert np.linalg.norm(bent[mcp] - flat[mcp]) < 3e-3  # whose keypoint, on the bent mesh, barely moves
 
 
 def test_sampled_poses_respect_limits_and_rarely_intersect(right) -> None:
