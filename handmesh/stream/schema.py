@@ -51,7 +51,9 @@ __all__ = [
     "decode_meshes",
     "encode_meshes",
     "faces_message",
+    "event_meshes",
     "frame_message",
+    "frame_message_text",
     "hello_message",
     "error_message",
 ]
@@ -84,6 +86,7 @@ class FrameEvent:
     fps: float = 0.0
     latency_ms: float = 0.0
     sent: float = field(default=0.0)
+    encoded: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # the server's per-event cache
 
 
 def _floats(a: Any, digits: int) -> list:
@@ -138,6 +141,25 @@ def frame_message(event: FrameEvent, *, mesh: bool, dropped: int = 0) -> dict[st
         "hands": hands,
         "mesh": {"vertices": int(event.hands[0].vertices.shape[0])} if with_mesh else None,
     }
+
+
+def frame_message_text(event: FrameEvent, *, mesh: bool, dropped: int = 0) -> str:
+    """The ``frame`` message of ``event`` as JSON text; what does not depend on the client is encoded once per event
+    (cached on it), so each further client costs a string join."""
+    key = ("frame", mesh)
+    if key not in event.encoded:
+        text = json.dumps(frame_message(event, mesh=mesh, dropped=0))
+        head, _, tail = text.partition('"dropped": 0')
+        event.encoded[key] = (head, tail)
+    head, tail = event.encoded[key]
+    return f'{head}"dropped": {int(dropped)}{tail}'
+
+
+def event_meshes(event: FrameEvent) -> bytes:
+    """The binary mesh message of ``event`` (encoded once per event)."""
+    if "meshes" not in event.encoded:
+        event.encoded["meshes"] = encode_meshes(event.index, [h.vertices for h in event.hands])
+    return event.encoded["meshes"]
 
 
 def encode_meshes(index: int, vertices: list[np.ndarray]) -> bytes:

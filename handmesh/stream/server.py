@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 from handmesh.errors import BackendUnavailableError, ConfigError
 from handmesh.stream.schema import (
     FrameEvent,
-    encode_meshes,
     error_message,
+    event_meshes,
     faces_message,
-    frame_message,
+    frame_message_text,
     hello_message,
 )
 
@@ -139,6 +139,7 @@ class HandStream:
         if self._closed:
             return
         event.sent = time.perf_counter()
+        event.encoded.clear()  # published again (a test, a replay): encode it anew with this time
         self.published += 1
         self._loop.call_soon_threadsafe(self._offer, event)
 
@@ -258,15 +259,15 @@ class HandStream:
             event, client.pending = client.pending, None
             if event is None:
                 continue
-            message = frame_message(event, mesh=client.meshes, dropped=client.dropped)
-            if message["mesh"] is not None:
+            with_mesh = client.meshes and bool(event.hands)
+            if with_mesh:
                 for hand in event.hands:
                     if hand.handedness not in client.sides:
                         await connection.send(faces_message(hand.handedness, hand.faces))
                         client.sides.add(hand.handedness)
-            await connection.send(json.dumps(message))
-            if message["mesh"] is not None:
-                await connection.send(encode_meshes(event.index, [h.vertices for h in event.hands]))
+            await connection.send(frame_message_text(event, mesh=client.meshes, dropped=client.dropped))
+            if with_mesh:
+                await connection.send(event_meshes(event))
             client.sent += 1
 
 

@@ -206,3 +206,14 @@ def test_the_web_page_is_served_and_a_taken_port_is_named() -> None:
         assert "new WebSocket(" in page and "HMSH" in page
         with pytest.raises(ConfigError, match=f"127.0.0.1:{stream.port}"):
             HandStream(port=stream.port)
+
+
+def test_a_frame_is_encoded_once_for_all_clients(clip_events) -> None:
+    from handmesh.stream.schema import event_meshes, frame_message, frame_message_text
+
+    event = next(e for e in clip_events if e.hands)
+    texts = [frame_message_text(event, mesh=True, dropped=d) for d in (0, 7, 123)]
+    assert [_validate(t)["dropped"] for t in texts] == [0, 7, 123]
+    assert json.loads(texts[1]) == {**frame_message(event, mesh=True), "dropped": 7}
+    assert _validate(frame_message_text(event, mesh=False))["mesh"] is None
+    assert event_meshes(event) is event_meshes(event)  # encoded once, shared by every client
