@@ -210,8 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     return run(build_parser().parse_args(sys.argv[1:] if argv is None else argv))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the demo the parsed flags describe (or build the detector bundle)."""
+def run(args: argparse.Namespace, prog: str = "handmesh-demo") -> int:
+    """Run the demo the parsed flags describe (or build the detector bundle); ``prog`` names the command in its
+    messages."""
     if args.setup_detector:
         from handmesh.detection.bundle import ensure_hand_landmarker
 
@@ -220,7 +221,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from handmesh.app.loop import run_demo
 
-    result = run_demo(options_from_args(args))
+    def log(message: str) -> None:
+        print(message.replace("handmesh-demo:", f"{prog}:", 1))
+
+    result = run_demo(options_from_args(args), log=log)
     print(result.report())
     return 0
 

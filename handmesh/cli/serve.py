@@ -27,7 +27,7 @@ DESCRIPTION = (
 def main(argv: list[str] | None = None) -> int:
     """Parse the flags and run the live pipeline with the stream and the browser view."""
     parser = build_parser(prog="handmesh-serve", description=DESCRIPTION, serving=True)
-    return run(parser.parse_args(sys.argv[1:] if argv is None else argv))
+    return run(parser.parse_args(sys.argv[1:] if argv is None else argv), prog="handmesh-serve")
 
 
 if __name__ == "__main__":
