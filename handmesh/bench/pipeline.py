@@ -27,7 +27,9 @@ import argparse
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -241,10 +243,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _handmesh_pass(
-    estimator, frames: list[np.ndarray], ts: int, times: list[float], latency: list[float]
+    estimator,
+    frames: list[np.ndarray],
+    ts: int,
+    times: list[float],
+    latency: list[float],
+    on_result: Callable[[Any, list], None] | None = None,
 ) -> tuple[list[list], int]:
     """One timed pass of the demo's loop over ``frames`` with one frame in flight; appends each frame's share of
-    the pass's wall time to ``times`` and each frame's latency; returns the hands per frame and the next time."""
+    the pass's wall time to ``times`` and each frame's latency; returns the hands per frame and the next time.
+    ``on_result(pending_frame, hands)`` runs after each frame is drawn (``handmesh-bench stream`` publishes there)."""
     hands_per_frame: list[list] = []
     pending = None
     t0 = time.perf_counter()
@@ -252,6 +260,8 @@ def _handmesh_pass(
     def finish(p) -> None:  # noqa: ANN001
         hands = estimator.collect(p)
         estimator.render(p.frame, hands)
+        if on_result is not None:
+            on_result(p, hands)
         latency.append((time.perf_counter() - p.submitted) * 1e3)
         hands_per_frame.append(hands)
 

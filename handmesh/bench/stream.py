@@ -71,34 +71,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _pass(estimator, frames: list[np.ndarray], ts: int, stream, counter: list[int]) -> tuple[float, list, int]:
-    """One pass of the demo's loop (one frame in flight, the mesh drawn), publishing each frame when ``stream`` is
-    given; returns the pass's ms per frame, the hands per frame and the next timestamp."""
+def _publisher(stream, counter: list[int]):  # noqa: ANN202
+    """``on_result`` for the demo's loop: publish each drawn frame's hands, numbering the frames."""
     from handmesh.stream.schema import FrameEvent
 
-    hands_per_frame: list[list] = []
-    pending = None
+    def publish(p, hands: list) -> None:  # noqa: ANN001
+        stream.publish(FrameEvent(counter[0], p.timestamp_ms, p.frame, p.K, hands))
+        counter[0] += 1
 
-    def finish(p) -> None:  # noqa: ANN001
-        hands = estimator.collect(p)
-        estimator.render(p.frame, hands)
-        if stream is not None:
-            stream.publish(FrameEvent(counter[0], p.timestamp_ms, p.frame, p.K, hands))
-            counter[0] += 1
-        hands_per_frame.append(hands)
-
-    t0 = time.perf_counter()
-    for frame in frames:
-        nxt = estimator.submit(frame, timestamp_ms=ts)
-        ts += 33
-        if pending is not None:
-            finish(pending)
-        pending = nxt
-    finish(pending)
-    return (time.perf_counter() - t0) * 1e3 / len(frames), hands_per_frame, ts
+    return publish
 
 
-def _stalled_client(port: int) -> socket.socket:
+def stalled_client(port: int) -> socket.socket:
     """A client that completes the WebSocket handshake with a 4 kB receive buffer and then never reads."""
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -107,7 +91,10 @@ def _stalled_client(port: int) -> socket.socket:
         b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
     )
-    s.recv(4096)
+    status = s.recv(4096).split(b"\r\n")[0]
+    if b" 101 " not in status + b" ":
+        s.close()
+        raise ConnectionError(f"the stream refused the stalled client's handshake: {status!r}")
     return s
 
 
@@ -117,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     import handmesh
     from handmesh.app.sources import SAMPLE_CLIP
-    from handmesh.bench.pipeline import _accuracy_line, read_frames
+    from handmesh.bench.pipeline import _accuracy_line, _handmesh_pass, read_frames
     from handmesh.detection import find_hand_landmarker
     from handmesh.errors import ConfigError
     from handmesh.stream.server import HandStream
@@ -141,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         subprocess.Popen([sys.executable, "-c", CLIENT, stream.url], stdout=subprocess.PIPE, text=True)
         for _ in range(args.clients - 1)
     ]
-    stalled = _stalled_client(stream.port)
+    stalled = stalled_client(stream.port)
     ms = {"none": [], "stream": []}
     try:
         deadline = time.monotonic() + 60
@@ -156,8 +143,10 @@ def run(args: argparse.Namespace) -> int:
         for _ in range(args.repeats):
             for condition in ("none", "stream"):
                 estimator.reset()
-                per_frame, last, ts = _pass(estimator, frames, ts, stream if condition == "stream" else None, counter)
-                ms[condition].append(per_frame)
+                times: list[float] = []
+                publish = _publisher(stream, counter) if condition == "stream" else None
+                last, ts = _handmesh_pass(estimator, frames, ts, times, [], publish)
+                ms[condition].append(times[0])
         time.sleep(0.5)  # let the readers take the last frames
         clients = stream.clients()
         backend = estimator.describe()

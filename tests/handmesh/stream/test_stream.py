@@ -5,7 +5,6 @@ client of ``handmesh-serve`` gets."""
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ jsonschema = pytest.importorskip("jsonschema")
 from websockets.exceptions import InvalidStatus  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
+from handmesh.bench.stream import stalled_client  # noqa: E402
 from handmesh.errors import ConfigError  # noqa: E402
 from handmesh.stream.schema import FrameEvent, decode_meshes  # noqa: E402
 from handmesh.stream.server import HandStream  # noqa: E402
@@ -109,14 +109,7 @@ def test_a_stalled_client_drops_frames_and_slows_no_one(clip_events) -> None:
     the frames at the pipeline's rate and publishing never waits."""
     event = next(e for e in clip_events if len(e.hands) == 2)
     with HandStream(port=0) as stream:
-        stalled = socket.socket()
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.connect(("127.0.0.1", stream.port))
-        stalled.sendall(
-            b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        assert b"101" in stalled.recv(4096).split(b"\r\n")[0]  # switched protocols; from now on it never reads
+        stalled = stalled_client(stream.port)  # 4 kB receive buffer, handshake done; from now on it never reads
         with connect(stream.url) as ws:
             ws.recv(timeout=10)  # hello
             deadline = time.monotonic() + 5
