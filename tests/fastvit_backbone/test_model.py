@@ -176,3 +176,17 @@ def test_in_chans_override():
     assert model(torch.randn(1, 1, 64, 64)).shape == (1, 1000)
     with pytest.raises(InputShapeError, match="1 channels"):
         model(torch.randn(1, 3, 64, 64))
+
+
+def test_a_new_variant_is_one_row(monkeypatch) -> None:
+    """The variants are data: one more row in VARIANTS is a model the factory builds, by either name."""
+    from fastvit_backbone import factory
+    from fastvit_backbone.variants import VARIANTS, FastVitVariant
+
+    row = FastVitVariant("fastvit_t4", (1, 1, 2, 1), (32, 64, 128, 256), (2, 2, 2, 2), ("repmixer",) * 4)
+    monkeypatch.setitem(VARIANTS, row.name, row)
+    assert "fastvit_t4" in factory.list_models()
+    model = factory.create_model("t4", num_classes=0).eval()
+    assert tuple(model.stage_channels) == row.embed_dims
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 64, 64)).shape == (1, model.num_features)
