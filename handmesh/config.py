@@ -39,6 +39,7 @@ class ModelConfig:
     ief_iterations: int = 3  # iterative error feedback steps (HMR)
     head_hidden: int = 1024  # width of the regressor MLP
     head_dropout: float = 0.0
+    head: str = "pooled"  # "pooled" (IEF from pooled features) or "spatial" (tokens at soft-argmax keypoints)
     drop_path_rate: float = 0.0
 
 

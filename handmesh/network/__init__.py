@@ -7,7 +7,8 @@
 
 Where things are:
     model.py       HandMeshNet, HandMeshOutput
-    head.py        IEFRegressor, mean_parameters
+    head.py        IEFRegressor (the pooled head, model.head=pooled), mean_parameters
+    spatial_head.py  SpatialHead (model.head=spatial): tokens at soft-argmax keypoints of the stride-16/32 maps
     build.py       build_network (config -> network), model.pretrained loading
     checkpoint.py  the checkpoint format, load_network, CheckpointInfo, save_inference_checkpoint
     predictor.py   NetworkPredictor: crops + intrinsics -> camera-frame keypoints and vertices; devices

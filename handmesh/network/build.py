@@ -60,6 +60,7 @@ def build_network(
         ief_iterations=model_cfg.ief_iterations,
         head_hidden=model_cfg.head_hidden,
         head_dropout=model_cfg.head_dropout,
+        head=model_cfg.head,
         drop_path_rate=model_cfg.drop_path_rate,
         inference_mode=inference_mode,
     )

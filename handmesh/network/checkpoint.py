@@ -296,6 +296,7 @@ def load_network(
             ief_iterations=int(head.get("ief_iterations", 3)),
             head_hidden=int(head.get("head_hidden", 1024)),
             head_dropout=float(head.get("head_dropout", 0.0)),
+            head=str(head.get("head", "pooled")),
             drop_path_rate=0.0,
             inference_mode=info.reparameterized,
         )

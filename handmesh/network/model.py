@@ -24,12 +24,14 @@ from handmesh.errors import ConfigError
 from handmesh.geometry.projection import weak_perspective_project
 from handmesh.geometry.rotations import rot6d_to_matrix
 from handmesh.network.head import NUM_BETAS, NUM_JOINTS, IEFRegressor, mean_parameters
+from handmesh.network.spatial_head import SpatialHead
 
-__all__ = ["HandMeshNet", "HandMeshOutput", "IMAGENET_MEAN", "IMAGENET_STD", "HAND_MODEL_PREFIX"]
+__all__ = ["HEADS", "HandMeshNet", "HandMeshOutput", "IMAGENET_MEAN", "IMAGENET_STD", "HAND_MODEL_PREFIX"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HAND_MODEL_PREFIX = "hand_model."
+HEADS = ("pooled", "spatial")  # model.head: the regressor (network/head.py) or the spatial head (spatial_head.py)
 FUSION_STAGE = 2  # stage 3 of 4 (stride 16): the deepest map that still resolves individual fingers
 
 
@@ -69,6 +71,9 @@ class HandMeshNet(nn.Module):
         ief_iterations: feedback iterations of the head. Default: 3.
         head_hidden: width of the head's hidden layers. Default: 1024.
         head_dropout: dropout in the head. Default: 0.
+        head: ``"pooled"`` (iterative error feedback from the pooled features) or ``"spatial"`` (tokens sampled at
+            soft-argmax keypoints of the stride-16/32 maps, :mod:`handmesh.network.spatial_head`). Default:
+            ``"pooled"``.
         drop_path_rate: stochastic depth of the encoder. Default: 0.
         inference_mode: build the encoder reparameterized (to load a fused state dict). Default: False.
 
@@ -87,6 +92,7 @@ class HandMeshNet(nn.Module):
         ief_iterations: int = 3,
         head_hidden: int = 1024,
         head_dropout: float = 0.0,
+        head: str = "pooled",
         drop_path_rate: float = 0.0,
         inference_mode: bool = False,
     ) -> None:
@@ -109,16 +115,30 @@ class HandMeshNet(nn.Module):
         self.side = "right"
         self.mean = IMAGENET_MEAN
         self.std = IMAGENET_STD
-        in_features = self.backbone.num_features
-        if self.feature_fusion:
-            in_features += self.backbone.stage_channels[FUSION_STAGE]
-        self.head = IEFRegressor(
-            in_features,
-            mean_parameters(hand_model),
-            hidden=head_hidden,
-            iterations=ief_iterations,
-            dropout=head_dropout,
-        )
+        if head not in HEADS:
+            raise ConfigError(f"model.head = {head!r}: expected one of {', '.join(HEADS)}")
+        self.head_kind = head
+        if head == "spatial":
+            channels = self.backbone.stage_channels
+            self.head = SpatialHead(
+                channels[2],
+                channels[3],
+                self.input_size,
+                mean_parameters(hand_model),
+                hidden=head_hidden,
+                dropout=head_dropout,
+            )
+        else:
+            in_features = self.backbone.num_features
+            if self.feature_fusion:
+                in_features += self.backbone.stage_channels[FUSION_STAGE]
+            self.head = IEFRegressor(
+                in_features,
+                mean_parameters(hand_model),
+                hidden=head_hidden,
+                iterations=ief_iterations,
+                dropout=head_dropout,
+            )
         self.init_kwargs: dict[str, Any] = dict(
             variant=self.variant,
             input_size=self.input_size,
@@ -126,6 +146,7 @@ class HandMeshNet(nn.Module):
             ief_iterations=int(ief_iterations),
             head_hidden=int(head_hidden),
             head_dropout=float(head_dropout),
+            head=str(head),
             drop_path_rate=float(drop_path_rate),
         )
         # The hand model's arrays come from its own file: keep them out of checkpoints (see the module docstring).
@@ -149,19 +170,22 @@ class HandMeshNet(nn.Module):
         reparameterize_model(self.backbone, inplace=True)
         return self
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
+    def features(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Encoder features for the head.
 
         Args:
             images: ``(B, 3, S, S)`` normalized RGB.
 
         Returns:
-            ``(B, C)`` (``C = num_features``, plus the stage-3 width with ``feature_fusion``).
+            The pooled head: ``((B, C),)`` (``C = num_features``, plus the stage-3 width with ``feature_fusion``).
+            The spatial head: the stride-16 and stride-32 maps.
         """
         feats = self.backbone.forward_features(images)
+        if self.head_kind == "spatial":
+            return feats.stages[2], feats.stages[3]
         if not self.feature_fusion:
-            return feats.pooled
-        return torch.cat([feats.pooled, feats.stages[FUSION_STAGE].mean(dim=(2, 3))], dim=1)
+            return (feats.pooled,)
+        return (torch.cat([feats.pooled, feats.stages[FUSION_STAGE].mean(dim=(2, 3))], dim=1),)
 
     def forward(self, images: torch.Tensor) -> HandMeshOutput:
         """Predict hands in crops.
@@ -175,7 +199,7 @@ class HandMeshNet(nn.Module):
         features = self.features(images)
         # The head accumulates corrections and LBS chains 16 rotations: both keep float32 under mixed precision.
         with _autocast_off(images.device.type):
-            pose6d, betas, cam_state = self.head(features.float())
+            pose6d, betas, cam_state = self.head(*(f.float() for f in features))
             B = images.shape[0]
             rotmats = rot6d_to_matrix(pose6d.reshape(B, NUM_JOINTS, 6))  # (B, 16, 3, 3)
             out = self.hand_model(rotmats[:, 0], rotmats[:, 1:], betas)

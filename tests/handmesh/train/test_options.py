@@ -23,6 +23,18 @@ def test_channels_last_bf16_autocast_and_ema_on_cpu(make_config) -> None:
     assert _finite(result.last_checkpoint)
 
 
+def test_the_spatial_head_trains_validates_and_resumes_under_bf16(make_config) -> None:
+    """model.head=spatial through the whole trainer: bf16 autocast, validation, a checkpoint that reloads."""
+    from handmesh.network import load_network
+
+    cfg = make_config("model.head=spatial", "optim.max_steps=3", "train.amp=bf16", "train.val_every=3")
+    result = train(cfg, progress=False)
+    assert result.step == 3 and result.bad_steps == 0 and result.val is not None
+    assert _finite(result.last_checkpoint)
+    net, _ = load_network(result.last_checkpoint)
+    assert net.head_kind == "spatial"
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("amp", ["bf16", "fp16"])
 def test_mixed_precision_on_cuda(make_config, amp: str) -> None:
