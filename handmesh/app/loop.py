@@ -197,6 +197,17 @@ def _check_output(output: Path | None, flag: str = "--output", video_allowed: bo
         raise ConfigError(f"{flag} {out}: {parent} is not writable")
 
 
+@dataclass
+class _Outputs:
+    """Where each processed frame goes besides the window: the overlay video or PNGs, the mesh files, the open3d
+    window, and the publishers (the hand stream, the browser view)."""
+
+    sink: Any = None
+    mesh_sink: Any = None
+    viewer: Viewer3D | None = None
+    publishers: list[Any] = field(default_factory=list)
+
+
 def _make_sink(output: Path | None, fps: float) -> Any:
     """The sink for an output :func:`_check_output` has accepted (or the headless default), or None."""
     from handmesh.app.sinks import ImageDirSink, VideoSink, is_video_path
@@ -240,13 +251,12 @@ def run_demo(
     output = opts.output
     if output is None and fallback and not display:
         output = DEFAULT_HEADLESS_OUTPUT
-    sink = mesh_sink = viewer = None
-    publishers: list[Any] = []
+    out = _Outputs()
     own_estimator = estimator is None
     kept: Path | None = None
     try:
-        viewer = Viewer3D() if opts.view3d else None
-        publishers = _open_publishers(opts, log)
+        out.viewer = Viewer3D() if opts.view3d else None
+        out.publishers = _open_publishers(opts, log)
         if estimator is None:
             from handmesh.api import load
 
@@ -264,35 +274,35 @@ def run_demo(
                 refine=opts.refine,  # type: ignore[arg-type]
             )
             log(f"handmesh-demo: {estimator.describe()}")
-        sink = _make_sink(output, getattr(source, "fps", 30.0))
+        out.sink = _make_sink(output, getattr(source, "fps", 30.0))
         if opts.save_mesh is not None:
             from handmesh.app.sinks import MeshSink
 
-            mesh_sink = MeshSink(opts.save_mesh, opts.mesh_format)
+            out.mesh_sink = MeshSink(opts.save_mesh, opts.mesh_format)
         estimator.timings.reset()
         result = DemoResult(frames=0, seconds=0.0, timings=estimator.timings, source=str(source.name))
         t_start = time.perf_counter()
         try:
-            result.stopped = _loop(opts, estimator, source, sink, mesh_sink, viewer, publishers, display, result, log)
+            result.stopped = _loop(opts, estimator, source, out, display, result, log)
         except KeyboardInterrupt:  # Ctrl-C ends a live run like q does: what was written is kept
             result.stopped = "interrupted"
         result.seconds = time.perf_counter() - t_start
         result.skipped += int(getattr(source, "skipped", 0))  # undecodable frames or files the source passed over
-        if sink is not None:
-            kept = sink.close(keep=True)
-            sink = None
+        if out.sink is not None:
+            kept = out.sink.close(keep=True)
+            out.sink = None
         result.output = kept
-        result.mesh_files = mesh_sink.files if mesh_sink is not None else 0
+        result.mesh_files = out.mesh_sink.files if out.mesh_sink is not None else 0
         return result
     finally:
-        if sink is not None:
-            sink.close(keep=False)
+        if out.sink is not None:
+            out.sink.close(keep=False)
         source.close()
         if own_estimator and estimator is not None:
             estimator.close()
-        if viewer is not None:
-            viewer.close()
-        for publisher in publishers:
+        if out.viewer is not None:
+            out.viewer.close()
+        for publisher in out.publishers:
             publisher.close()
         if display:
             cv2.destroyAllWindows()
@@ -302,10 +312,7 @@ def _loop(
     opts: DemoOptions,
     estimator: Any,
     source: Any,
-    sink: Any,
-    mesh_sink: Any,
-    viewer: Viewer3D | None,
-    publishers: list[Any],
+    out: _Outputs,
     display: bool,
     result: DemoResult,
     log: Callable[[str], None],
@@ -333,9 +340,7 @@ def _loop(
                 frame = source.read()
             except KeyboardInterrupt:  # Ctrl-C: the frame already in flight is still drawn and written
                 if pending is not None:
-                    _finish(
-                        opts, estimator, pending, sink, mesh_sink, viewer, publishers, display, result, state, ticker
-                    )
+                    _finish(opts, estimator, pending, out, display, result, state, ticker)
                 raise
         handle = None
         if frame is not None:
@@ -347,9 +352,7 @@ def _loop(
                 result.skipped += 1
                 warnings.warn(f"skipped {frame.name}: {e}", stacklevel=3)
         if pending is not None:
-            outcome = _finish(
-                opts, estimator, pending, sink, mesh_sink, viewer, publishers, display, result, state, ticker
-            )
+            outcome = _finish(opts, estimator, pending, out, display, result, state, ticker)
             pending = None
             if outcome == "quit":
                 return "quit"
@@ -369,10 +372,7 @@ def _finish(
     opts: DemoOptions,
     estimator: Any,
     pending: tuple[Any, Any],
-    sink: Any,
-    mesh_sink: Any,
-    viewer: Viewer3D | None,
-    publishers: list[Any],
+    out: _Outputs,
     display: bool,
     result: DemoResult,
     state: dict[str, bool],
@@ -395,23 +395,23 @@ def _finish(
     dt, ticker["t_prev"] = now - ticker["t_prev"], now
     ticker["fps"] = 1.0 / max(dt, 1e-6) if ticker["fps"] == 0.0 else 0.9 * ticker["fps"] + 0.1 / max(dt, 1e-6)
     result.latency_ms.append((now - handle.submitted) * 1e3)
-    if publishers:
+    if out.publishers:
         from handmesh.stream.schema import FrameEvent
 
         event = FrameEvent(
             result.frames, handle.timestamp_ms, handle.frame, handle.K, hands, ticker["fps"], result.latency_ms[-1]
         )
-        for publisher in publishers:
+        for publisher in out.publishers:
             publisher.publish(event)
     if opts.hud:
         draw_hud(picture, hud_lines(ticker["fps"], estimator.timings, hands, state, keys=display))
-    if sink is not None:
-        sink.write(picture, frame.name)
-    if mesh_sink is not None:
-        mesh_sink.write(hands, frame.name)
+    if out.sink is not None:
+        out.sink.write(picture, frame.name)
+    if out.mesh_sink is not None:
+        out.mesh_sink.write(hands, frame.name)
     result.frames += 1
     result.hands_per_frame.append(len(hands))
-    if viewer is not None and not viewer.update(hands):
+    if out.viewer is not None and not out.viewer.update(hands):
         return "quit"
     if display:
         cv2.imshow(WINDOW, picture[..., ::-1])

@@ -21,15 +21,6 @@ from __future__ import annotations
 
 from handmesh.utils.lazy import lazy_attributes
 
-__all__ = [
-    "ARTEFACT_FORMATS",
-    "ArtefactMetadata",
-    "describe_artefact",
-    "detect_source",
-    "metadata_for",
-    "read_metadata",
-]
-
 _WHERE = {
     "ARTEFACT_FORMATS": "formats",
     "ArtefactMetadata": "metadata",
@@ -38,6 +29,7 @@ _WHERE = {
     "metadata_for": "describe",
     "read_metadata": "formats",
 }
+__all__ = sorted(_WHERE)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())

@@ -175,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
             estimator.timings.reset()
             for _ in range(args.repeats):
                 estimator.reset()  # each pass starts a new stream
-                hands_of_pass, ts = _handmesh_pass(estimator, frames, ts, ours_times, latency)
+                hands_of_pass, ts = handmesh_pass(estimator, frames, ts, ours_times, latency)
                 last_pass = hands_of_pass
                 mp_last = []
                 for frame in frames:
@@ -238,11 +238,11 @@ def run(args: argparse.Namespace) -> int:
         f"hands found: handmesh {ours_found}/{n} frames, MediaPipe {mp_found}/{n} frames; stage means are over the "
         "frames where the stage ran (MediaPipe: landmarks under detect, the skeleton drawing under render)"
     )
-    print(_accuracy_line(clip, (width, height), frames, last_pass, mp_last))
+    print(accuracy_line(clip, (width, height), frames, last_pass, mp_last))
     return 0
 
 
-def _handmesh_pass(
+def handmesh_pass(
     estimator,
     frames: list[np.ndarray],
     ts: int,
@@ -278,7 +278,7 @@ def _handmesh_pass(
     return hands_per_frame, ts
 
 
-def _accuracy_line(
+def accuracy_line(
     clip: Path, size: tuple[int, int], frames: list[np.ndarray], hands: list[list], mediapipe: list[list]
 ) -> str:
     """The timed hands against the clip's ground truth, or why there is none."""

@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     import handmesh
     from handmesh.app.sources import SAMPLE_CLIP
-    from handmesh.bench.pipeline import _accuracy_line, _handmesh_pass, read_frames
+    from handmesh.bench.pipeline import accuracy_line, handmesh_pass, read_frames
     from handmesh.detection import find_hand_landmarker
     from handmesh.errors import ConfigError
     from handmesh.stream.server import HandStream
@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                 estimator.reset()
                 times: list[float] = []
                 publish = _publisher(stream, counter) if condition == "stream" else None
-                last, ts = _handmesh_pass(estimator, frames, ts, times, [], publish)
+                last, ts = handmesh_pass(estimator, frames, ts, times, [], publish)
                 ms[condition].append(times[0])
         time.sleep(0.5)  # let the readers take the last frames
         clients = stream.clients()
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"reading client {k + 1}: {r.get('frames', 0)} of {published} published frames received")
     for c in sorted(clients, key=lambda c: c.sent):
         print(f"server's count for {c.address}: sent {c.sent}, dropped {c.dropped}")
-    print(_accuracy_line(clip, (640, 480), frames, last, []))
+    print(accuracy_line(clip, (640, 480), frames, last, []))
     return 0
 
 

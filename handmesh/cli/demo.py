@@ -45,10 +45,12 @@ def build_parser(
         metavar="OUT",
         help="write the overlay: a .mp4 file (written atomically) or a folder for PNG frames",
     )
-    if serving:
+    if serving:  # no window unless asked for
         out.add_argument("--display", action="store_true", help="also show the picture in a window")
-    else:
-        out.add_argument("--no-display", action="store_true", help="no window (headless)")
+    else:  # a window when there is a display
+        out.add_argument(
+            "--no-display", dest="display", action="store_false", default=None, help="no window (headless)"
+        )
     out.add_argument("--max-frames", type=int, metavar="N", help="stop after N frames")
     out.add_argument("--save-mesh", type=Path, metavar="DIR", help="write each frame's hand meshes into DIR")
     out.add_argument(
@@ -166,18 +168,12 @@ def options_from_args(args: argparse.Namespace) -> Any:
     """The :class:`~handmesh.app.loop.DemoOptions` the parsed flags describe."""
     from handmesh.app.loop import DemoOptions
 
-    if getattr(args, "display", False):
-        display = True
-    elif getattr(args, "no_display", False) or hasattr(args, "display"):
-        display = False  # handmesh-serve: no window unless --display
-    else:
-        display = None
     return DemoOptions(
         camera=args.camera,
         video=args.video,
         images=args.images,
         output=args.output,
-        display=display,
+        display=args.display,
         max_frames=args.max_frames,
         checkpoint=args.checkpoint,
         backend=args.backend,

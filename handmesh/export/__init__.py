@@ -25,20 +25,6 @@ from __future__ import annotations
 
 from handmesh.utils.lazy import lazy_attributes
 
-__all__ = [
-    "ArtefactMetadata",
-    "ExportResult",
-    "ParityReport",
-    "cache_dir",
-    "cached_export",
-    "default_output",
-    "export_coreml",
-    "export_model",
-    "export_onnx",
-    "export_torchscript",
-    "inspect_coreml",
-]
-
 # Exporters import torch, onnx and coremltools: load them on first use only (importing handmesh does no work).
 _WHERE = {
     "ArtefactMetadata": "handmesh.artefact.metadata",
@@ -53,6 +39,7 @@ _WHERE = {
     "export_torchscript": "handmesh.export.to_torchscript",
     "inspect_coreml": "handmesh.artefact.coreml",
 }
+__all__ = sorted(_WHERE)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())

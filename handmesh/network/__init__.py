@@ -19,35 +19,7 @@ Importing this package does no work: torch and the encoder load on first use of 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from handmesh.utils.lazy import lazy_attributes
-
-__all__ = [
-    "build_network",
-    "check_torch_device",
-    "CHECKPOINT_FORMAT",
-    "CheckpointInfo",
-    "HandMeshNet",
-    "HandMeshOutput",
-    "IEFRegressor",
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "is_handmesh_checkpoint",
-    "load_network",
-    "load_pretrained",
-    "make_checkpoint",
-    "mean_parameters",
-    "MeanParameters",
-    "network_info",
-    "NETWORK_OUTPUTS",
-    "NetworkPredictor",
-    "OUTPUT_NAMES",
-    "read_checkpoint",
-    "resolve_device",
-    "save_inference_checkpoint",
-    "save_network",
-]
 
 # The encoder imports torch and timm: load the modules on first use only.
 _WHERE = {
@@ -75,24 +47,7 @@ _WHERE = {
     "NETWORK_OUTPUTS": "outputs",
     "OUTPUT_NAMES": "outputs",
 }
-
-if TYPE_CHECKING:
-    from handmesh.network.build import build_network, load_pretrained
-    from handmesh.network.checkpoint import (
-        CHECKPOINT_FORMAT,
-        CheckpointInfo,
-        is_handmesh_checkpoint,
-        load_network,
-        make_checkpoint,
-        network_info,
-        read_checkpoint,
-        save_inference_checkpoint,
-        save_network,
-    )
-    from handmesh.network.head import IEFRegressor, MeanParameters, mean_parameters
-    from handmesh.network.model import IMAGENET_MEAN, IMAGENET_STD, HandMeshNet, HandMeshOutput
-    from handmesh.network.outputs import NETWORK_OUTPUTS, OUTPUT_NAMES
-    from handmesh.network.predictor import NetworkPredictor, check_torch_device, resolve_device
+__all__ = sorted(_WHERE)
 
 
 __getattr__, __dir__ = lazy_attributes(__name__, _WHERE, globals())

@@ -24,5 +24,9 @@ def test_shapes_follow_the_declaration() -> None:
     assert shapes["vertices"] == [4, 778, 3] and shapes["rotmats"] == [4, 16, 3, 3]
     assert output_shapes(778)["joints2d"] == ["batch", 21, 2]
     assert [len(s) for s in shapes.values()] == [len(o.shape) for o in NETWORK_OUTPUTS]
-    names = [f.name for f in dataclasses.fields(ArtefactMetadata)]
-    assert "faces" in names  # the artefact stores its faces; its output shapes come from the same table
+    # The artefacts take their names and shapes from the declaration instead of declaring them again.
+    from handmesh.artefact import metadata
+    from handmesh.network import outputs
+
+    assert metadata.OUTPUT_NAMES is outputs.OUTPUT_NAMES and metadata.output_shapes is outputs.output_shapes
+    assert [f.name for f in dataclasses.fields(ArtefactMetadata)].count("faces") == 1

@@ -12,8 +12,16 @@ from handmesh.runtime import loader
 from handmesh.runtime.loader import BACKEND_TABLE, BACKENDS, Backend, available_backends, load_runtime
 
 
-def test_backends_are_the_table_rows() -> None:
-    assert BACKENDS == tuple(b.name for b in BACKEND_TABLE)
+def test_every_row_names_a_runtime_that_says_it_is_that_backend() -> None:
+    import importlib
+
+    from handmesh.runtime.base import Runtime
+
+    for row in BACKEND_TABLE:
+        module, _, name = row.runtime.partition(":")
+        runtime = getattr(importlib.import_module(module), name)
+        assert issubclass(runtime, Runtime) and runtime.backend == row.name and callable(runtime.load), row
+        assert row.export_to is None or row.export_to in row.runs  # it runs what a checkpoint is exported to
     assert set(available_backends()) <= set(BACKENDS)
     assert "torch" in available_backends() and "torchscript" in available_backends()
 
