@@ -53,7 +53,8 @@ class AugmentConfig:
     translation: float = 0.1  # shift as a fraction of the crop side
     color_jitter: float = 0.3
     blur_prob: float = 0.1
-    occlusion_prob: float = 0.2
+    occlusion_prob: float = 0.1  # one or two occluders
+    occluder_size: float = 0.25  # each side at most this fraction of the crop side
 
 
 @dataclass
@@ -67,6 +68,13 @@ class DataConfig:
     val_fraction: float = 0.02  # carved out of training by annotation index, seed-stable
     val_seed: int = 0  # which carve-out; independent of train.seed, so changing that keeps the split
     val_max_samples: int = 1000  # cap on validation samples per validation run
+    # The crop framing, the same as the live pipeline's: crop side = crop_expand x the longer side of the true
+    # keypoints' box (training jitters scale and centre around it; validation uses it as is). null crops the fixed
+    # centred fraction below instead, which is also what images without keypoints get (FreiHAND's evaluation split).
+    crop_expand: float | None = 1.6
+    # Side of the fixed centred crop / image side, for images whose keypoints are unknown: 1.0 for FreiHAND, whose
+    # frames hold the hand at about 1 / 1.6 of their side.
+    eval_crop_fraction: float = 1.0
     # Whose parameter space the annotations are in: "auto" reads synth_config.json of a synthetic set (the model it
     # was rendered with) and means "mano" for real FreiHAND. Hand-parameter and vertex losses apply only when this
     # equals model.hand_model; otherwise training uses the keypoints alone.
@@ -84,6 +92,7 @@ class LossConfig:
     joints3d_local: float = 0.0  # L1 on 3D joints in the hand's own frame (global rotation undone), with hand params
     verts3d: float = 1.0  # L1 on root-relative vertices (metres)
     joints2d: float = 0.1  # L1 on 2D keypoints in normalized crop coordinates
+    head2d: float = 1.0  # L1 on the spatial head's soft-argmax keypoints (model.head=spatial; none for pooled)
     pose: float = 1.0  # MSE on rotation matrices, when MANO ground truth exists
     betas: float = 0.01  # MSE on betas, when MANO ground truth exists
     betas_prior: float = 0.001  # L2 pull of betas toward zero

@@ -47,7 +47,14 @@ DEFAULT_INPUT_SIZE = 224
 """Network input side S in pixels."""
 
 DEFAULT_EXPAND = 1.6
-"""Crop side / longer side of the keypoints' tight box (FreiHAND's framing, see the module docstring)."""
+"""Crop side / longer side of the keypoints' tight box (FreiHAND's framing, see the module docstring). The one
+framing: the live pipeline crops detections with it, training crops its samples with it (around the true keypoints,
+with scale jitter), and validation crops with it."""
+
+FREIHAND_FRAME_FRACTION = 1.0
+"""Crop side / image side of the fixed centred crop for images whose keypoints are unknown (FreiHAND's evaluation
+split, scored without looking at its ground truth). FreiHAND's 224-pixel frames hold the keypoint box at about
+139 pixels (module docstring), and 1.6 x 139 / 224 = 0.99: the whole frame is the framing above."""
 
 ArrayT = TypeVar("ArrayT")
 
@@ -102,8 +109,21 @@ def crop_box_from_detection(
         ``(4,)`` float64 square box, frame pixels.
     """
     if detection.keypoints2d is not None:
-        return square_box(box_from_keypoints(detection.keypoints2d), expand)
+        return keypoint_crop_box(detection.keypoints2d, expand)
     return square_box(detection.box, box_expand)
+
+
+def keypoint_crop_box(keypoints2d: np.ndarray, expand: float = DEFAULT_EXPAND) -> np.ndarray:
+    """The square crop box of 21 keypoints: their tight box, square on its longer side, times ``expand``.
+
+    Args:
+        keypoints2d: ``(N, 2)`` pixels.
+        expand: crop side / the box's longer side. Default: 1.6 (:data:`DEFAULT_EXPAND`).
+
+    Returns:
+        ``(4,)`` float64 square box, pixels.
+    """
+    return square_box(box_from_keypoints(keypoints2d), expand)
 
 
 # ------------------------------------------------------------------------------------------------------------ crop

@@ -11,6 +11,8 @@ term            definition                                                      
 ``verts3d``     L1 between vertices relative to the wrist keypoint, metres                   ``verts``, same model
 ``joints2d``    L1 between 2D keypoints in normalized crop coordinates, in full perspective    ``uv``, ``K``
                 through the sample's K (see below)
+``head2d``      L1 between the spatial head's soft-argmax keypoints and the 2D targets,       ``uv``, spatial head
+                normalized crop coordinates (nothing for the pooled head)
 ``pose``        MSE between the 16 absolute joint rotation matrices                          hand parameters
 ``betas``       MSE between shape coefficients                                               hand parameters
 ``betas_prior`` mean squared betas (keeps the shape near the mean where nothing else does)  nothing
@@ -44,9 +46,21 @@ from handmesh.geometry.rotations import axis_angle_to_matrix
 
 __all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "mesh_edges"]
 
-LOSS_TERMS = ("joints3d", "joints3d_local", "verts3d", "joints2d", "pose", "betas", "betas_prior", "edge", "normal")
+LOSS_TERMS = (
+    "joints3d",
+    "joints3d_local",
+    "verts3d",
+    "joints2d",
+    "head2d",
+    "pose",
+    "betas",
+    "betas_prior",
+    "edge",
+    "normal",
+)
 _NEEDS_VERTS = ("verts3d", "edge", "normal")
 _NEEDS_PARAMS = ("joints3d_local", "pose", "betas")
+_NEEDS_HEAD_KEYPOINTS = ("head2d",)
 
 
 @dataclass
@@ -95,6 +109,8 @@ class HandMeshLoss(nn.Module):
             Default: True.
         use_vertices: the data's vertices belong to the network's hand model (``verts3d``, ``edge``, ``normal``).
             Default: True.
+        use_head_keypoints: the network's head predicts its own 2D keypoints (the spatial head), so ``head2d``
+            applies. Default: False.
     """
 
     def __init__(
@@ -106,6 +122,7 @@ class HandMeshLoss(nn.Module):
         *,
         use_hand_params: bool = True,
         use_vertices: bool = True,
+        use_head_keypoints: bool = False,
     ) -> None:
         super().__init__()
         unknown = sorted(set(weights) - set(LOSS_TERMS))
@@ -114,6 +131,7 @@ class HandMeshLoss(nn.Module):
         self.input_size = int(input_size)
         self.use_hand_params = bool(use_hand_params)
         self.use_vertices = bool(use_vertices)
+        self.use_head_keypoints = bool(use_head_keypoints)
         self.weights = {k: float(weights.get(k, 0.0)) for k in LOSS_TERMS}
         self.register_buffer("edges", mesh_edges(faces.long()), persistent=False)  # (E, 2)
         self.register_buffer("faces", faces.long().clone(), persistent=False)  # (F, 3)
@@ -129,6 +147,8 @@ class HandMeshLoss(nn.Module):
             if name in _NEEDS_VERTS and not self.use_vertices:
                 continue
             if name in _NEEDS_PARAMS and not self.use_hand_params:
+                continue
+            if name in _NEEDS_HEAD_KEYPOINTS and not self.use_head_keypoints:
                 continue
             out.append(name)
         return out
@@ -155,6 +175,15 @@ class HandMeshLoss(nn.Module):
             terms["joints3d"] = _masked_mean(err, has_xyz)
         if "joints2d" in active:
             terms["joints2d"] = self._joints2d(pred, batch, has_xyz)
+        if "head2d" in active:
+            head_keypoints = pred.head_keypoints2d
+            if head_keypoints is None:
+                raise ValueError(
+                    "loss.head2d needs the spatial head's keypoints: build the loss with "
+                    "use_head_keypoints=False for the pooled head"
+                )
+            target = crop_pixels_to_normalized(batch["uv"].to(head_keypoints.dtype), self.input_size)
+            terms["head2d"] = _masked_mean((head_keypoints - target).abs().mean(dim=(1, 2)), has_xyz)
         need_verts = [t for t in active if t in _NEEDS_VERTS]
         if need_verts:
             mask = batch["has_verts"].bool() & has_xyz
@@ -235,6 +264,7 @@ def build_loss(
     *,
     use_hand_params: bool = True,
     use_vertices: bool = True,
+    use_head_keypoints: bool = False,
 ) -> HandMeshLoss:
     """Build :class:`HandMeshLoss` from the config's ``loss`` section and the network's hand model.
 
@@ -242,7 +272,7 @@ def build_loss(
         loss_cfg: :class:`~handmesh.config.LossConfig` (one float attribute per term).
         hand_model: the network's hand model (faces, ``hands_mean``).
         input_size: crop side S.
-        use_hand_params, use_vertices: see :class:`HandMeshLoss`.
+        use_hand_params, use_vertices, use_head_keypoints: see :class:`HandMeshLoss`.
     """
     weights = {name: float(getattr(loss_cfg, name)) for name in LOSS_TERMS}
     return HandMeshLoss(
@@ -252,4 +282,5 @@ def build_loss(
         weights,
         use_hand_params=use_hand_params,
         use_vertices=use_vertices,
+        use_head_keypoints=use_head_keypoints,
     )

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from handmesh.cli._common import user_errors_exit
+from handmesh.crop import FREIHAND_FRAME_FRACTION
 from handmesh.runtime.loader import BACKENDS
 
 DEFAULT_DATA = "data/freihand"
@@ -83,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the validation carve-out (default: data.val_seed of --config, else 0)",
     )
+    p.add_argument(
+        "--crop-fraction",
+        type=float,
+        default=None,
+        help="for --checkpoint: the network sees the centred square of this fraction of each image's side, never "
+        "a crop placed with the ground truth (default: data.eval_crop_fraction of --config, else 1.0, the whole "
+        "FreiHAND frame, which holds the hand as the live pipeline's crops do)",
+    )
     p.add_argument("--no-cache", action="store_true", help="do not cache the parsed annotations")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -94,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from handmesh.evaluation import evaluate_checkpoint, evaluate_prediction_file
 
     args = build_parser().parse_args(argv)
-    data, val_fraction, val_seed = _data_settings(args)
+    data, val_fraction, val_seed, crop_fraction = _data_settings(args)
     common = dict(
         output_dir=args.output_dir,
         per_sample_csv=args.per_sample_csv,
@@ -114,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             num_workers=args.num_workers,
             skip_bad=args.skip_bad,
+            crop_fraction=crop_fraction,
             progress=not args.quiet,
             **common,
         )
@@ -131,10 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _data_settings(args: argparse.Namespace) -> tuple[Path, float, int]:
-    """The FreiHAND folder, validation fraction and seed: command line, then --config, then defaults (the same
-    carve-out as training when the run's config is given)."""
+def _data_settings(args: argparse.Namespace) -> tuple[Path, float, int, float]:
+    """The FreiHAND folder, validation fraction and seed, and the crop fraction: command line, then --config, then
+    defaults (the same carve-out and framing as training when the run's config is given)."""
     data, val_fraction, val_seed = args.data, args.val_fraction, args.val_seed
+    crop_fraction = args.crop_fraction
     if args.config is not None:
         from handmesh.config import load_config
 
@@ -142,10 +153,12 @@ def _data_settings(args: argparse.Namespace) -> tuple[Path, float, int]:
         data = data if data is not None else Path(cfg.data.root)
         val_fraction = val_fraction if val_fraction is not None else cfg.data.val_fraction
         val_seed = val_seed if val_seed is not None else cfg.data.val_seed
+        crop_fraction = crop_fraction if crop_fraction is not None else cfg.data.eval_crop_fraction
     return (
         data if data is not None else Path(DEFAULT_DATA),
         val_fraction if val_fraction is not None else 0.02,
         val_seed if val_seed is not None else 0,
+        crop_fraction if crop_fraction is not None else FREIHAND_FRAME_FRACTION,
     )
 
 

@@ -39,8 +39,10 @@ class AugmentParams:
         color_jitter: brightness, contrast and saturation factors drawn from ``U(1 - c, 1 + c)``, per-channel gains
             from ``U(1 - c/3, 1 + c/3)``. Default: 0.3.
         blur_prob: probability of a Gaussian blur with sigma ``U(0.5, 2)`` pixels. Default: 0.1.
-        occlusion_prob: probability of pasting 1-3 occluders (rectangles, ellipses or patches of the same image).
-            Default: 0.2.
+        occlusion_prob: probability of pasting one or two occluders (rectangles, ellipses or patches of the same
+            image). Default: 0.1.
+        occluder_size: an occluder's width and height are each drawn from ``U(0.05, occluder_size)`` times the crop
+            side. Default: 0.25.
     """
 
     scale: float = 0.25
@@ -48,7 +50,8 @@ class AugmentParams:
     translation: float = 0.1
     color_jitter: float = 0.3
     blur_prob: float = 0.1
-    occlusion_prob: float = 0.2
+    occlusion_prob: float = 0.1
+    occluder_size: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -118,12 +121,18 @@ def sample_crop_transform(
     image_size: tuple[int, int],
     out_size: int,
     params: AugmentParams,
+    *,
+    center: tuple[float, float] | None = None,
+    side: float | None = None,
 ) -> CropTransform:
-    """Draw scale, rotation and shift from ``params`` and return :func:`crop_transform` of them."""
+    """Draw scale, rotation and shift from ``params`` and return :func:`crop_transform` of them around the box of
+    ``center`` and ``side`` (default: the whole image)."""
     scale = rng.uniform(1.0 - params.scale, 1.0 + params.scale)
     rotation = math.radians(rng.uniform(-params.rotation_deg, params.rotation_deg))
     shift = rng.uniform(-params.translation, params.translation, size=2)
-    return crop_transform(K, image_size, out_size, scale=scale, rotation=rotation, shift=(shift[0], shift[1]))
+    return crop_transform(
+        K, image_size, out_size, scale=scale, rotation=rotation, shift=(shift[0], shift[1]), center=center, side=side
+    )
 
 
 def warp_image(
@@ -171,14 +180,17 @@ def color_augment(image: np.ndarray, rng: np.random.Generator, params: AugmentPa
 
 
 def add_occluders(image: np.ndarray, rng: np.random.Generator, params: AugmentParams) -> np.ndarray:
-    """With ``occlusion_prob``, paste 1-3 occluders (filled rectangles, ellipses, or patches cut from elsewhere in
-    the same image), each 10-40 % of the crop side, centred in the middle 60 % where the hand usually is."""
+    """With ``occlusion_prob``, paste one or two occluders (filled rectangles, ellipses, or patches cut from
+    elsewhere in the same image), each side 5 % to ``occluder_size`` of the crop side, centred in the middle 60 %
+    where the hand is. Kept rare and small: a large occluder hides most of the hand, and its targets then teach the
+    network to guess rather than to see."""
     if rng.random() >= params.occlusion_prob:
         return image
     out = image.copy()
     s = out.shape[0]
-    for _ in range(int(rng.integers(1, 4))):
-        w, h = (rng.uniform(0.1, 0.4, size=2) * s).astype(int) + 1
+    high = max(float(params.occluder_size), 0.05)
+    for _ in range(int(rng.integers(1, 3))):
+        w, h = (rng.uniform(0.05, high, size=2) * s).astype(int) + 1
         cx, cy = rng.uniform(0.2 * s, 0.8 * s, size=2).astype(int)
         x0, y0 = max(cx - w // 2, 0), max(cy - h // 2, 0)
         x1, y1 = min(x0 + w, s), min(y0 + h, s)

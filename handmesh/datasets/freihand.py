@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from handmesh.crop import DEFAULT_EXPAND, FREIHAND_FRAME_FRACTION, keypoint_crop_box
 from handmesh.datasets.annotations import FreiHANDAnnotations, load_annotations
 from handmesh.datasets.augment import (
     AugmentParams,
@@ -126,7 +127,14 @@ class FreiHANDDataset(Dataset):
         versions: training image versions to use ("gs", "hom", "sample", "auto"); None uses all on disk. Ignored for
             "evaluation" (one version). Default: None.
         input_size: crop side S in pixels. Default: 224.
-        augment: random augmentation ranges; None gives the deterministic full-image crop. Default: None.
+        augment: random augmentation ranges (around the framing below); None gives the framing itself. Default:
+            None.
+        crop_expand: the framing where the keypoints are known: the square box of the true keypoints' projections
+            times ``crop_expand``, as the live pipeline crops detected hands (:data:`handmesh.crop.DEFAULT_EXPAND`).
+            None, and every image of the evaluation split, gets the fixed centred crop of ``crop_fraction``.
+            Default: 1.6.
+        crop_fraction: side of the fixed centred crop as a fraction of the image side (1 is the whole image,
+            :data:`handmesh.crop.FREIHAND_FRAME_FRACTION`). Default: 1.
         val_fraction: fraction of training annotations in the "val" carve-out. Default: 0.02.
         val_seed: seed of the carve-out. Default: :data:`VAL_SEED`.
         with_mask: also return ``mask`` (training masks, ``training/mask/%08d.jpg``). Default: False.
@@ -149,6 +157,8 @@ class FreiHANDDataset(Dataset):
         versions: Sequence[str] | None = None,
         input_size: int = 224,
         augment: AugmentParams | None = None,
+        crop_expand: float | None = DEFAULT_EXPAND,
+        crop_fraction: float = FREIHAND_FRAME_FRACTION,
         val_fraction: float = 0.02,
         val_seed: int = VAL_SEED,
         with_mask: bool = False,
@@ -163,6 +173,12 @@ class FreiHANDDataset(Dataset):
         self.file_split = "evaluation" if split == "evaluation" else "training"
         self.input_size = int(input_size)
         self.augment = augment
+        if crop_expand is not None and not crop_expand > 0:
+            raise ConfigError(f"data.crop_expand = {crop_expand}: expected a positive number (1.6) or null")
+        if not crop_fraction > 0:
+            raise ConfigError(f"data.eval_crop_fraction = {crop_fraction}: expected a positive number (1.0)")
+        self.crop_expand = None if crop_expand is None else float(crop_expand)
+        self.crop_fraction = float(crop_fraction)
         self.with_mask = with_mask
         self.skip_bad = skip_bad
         if with_mask and self.file_split != "training":
@@ -316,11 +332,12 @@ class FreiHANDDataset(Dataset):
         idx = self.annotation_index(i)
         K = ann.K[idx]
         size = (image.shape[1], image.shape[0]) if image is not None else (self.input_size, self.input_size)
+        center, side = self.framing(idx, size)
         if self.augment is not None:
             rng = rng if rng is not None else np.random.default_rng()
-            tf = sample_crop_transform(rng, K, size, self.input_size, self.augment)
+            tf = sample_crop_transform(rng, K, size, self.input_size, self.augment, center=center, side=side)
         else:
-            tf = crop_transform(K, size, self.input_size)
+            tf = crop_transform(K, size, self.input_size, center=center, side=side)
         if image is not None:
             crop = warp_image(image, tf)
             if self.augment is not None:
@@ -343,6 +360,19 @@ class FreiHANDDataset(Dataset):
                 m = (warp_image(mask, tf) > 127).astype(np.float32)
             sample["mask"] = torch.from_numpy(m)
         return sample  # type: ignore[return-value]
+
+    def framing(self, idx: int, image_size: tuple[int, int]) -> tuple[tuple[float, float], float]:
+        """Centre and side (original pixels) of annotation ``idx``'s crop box before augmentation.
+
+        The box of the true keypoints' projections times :attr:`crop_expand` where they are known and
+        ``crop_expand`` is set; otherwise the fixed centred crop of :attr:`crop_fraction` of the image side.
+        """
+        w, h = image_size
+        xyz = self.annotations.xyz
+        if self.crop_expand is None or xyz is None or self.file_split == "evaluation":
+            return ((w - 1) / 2.0, (h - 1) / 2.0), self.crop_fraction * max(w, h)
+        box = keypoint_crop_box(project_pinhole(xyz[idx], self.annotations.K[idx]), self.crop_expand)
+        return ((box[0] + box[2]) / 2.0, (box[1] + box[3]) / 2.0), float(box[2] - box[0])
 
     def _targets(self, idx: int, tf: CropTransform) -> dict[str, torch.Tensor]:
         """3D and 2D targets of annotation ``idx`` after the transform (zeros and False flags where absent)."""
@@ -375,8 +405,9 @@ def build_freihand_dataset(
 ) -> FreiHANDDataset:
     """Build a :class:`FreiHANDDataset` from the ``data`` section of the config.
 
-    Reads ``root``, ``versions``, ``val_fraction`` and ``augment`` (``enabled``, ``scale``, ``rotation_deg``,
-    ``translation``, ``color_jitter``, ``blur_prob``, ``occlusion_prob``) from ``data_cfg``.
+    Reads ``root``, ``versions``, ``val_fraction``, ``crop_expand``, ``eval_crop_fraction`` and ``augment``
+    (``enabled``, ``scale``, ``rotation_deg``, ``translation``, ``color_jitter``, ``blur_prob``,
+    ``occlusion_prob``, ``occluder_size``) from ``data_cfg``.
 
     Args:
         data_cfg: the config's data section (any object with those attributes).
@@ -398,12 +429,15 @@ def build_freihand_dataset(
             color_jitter=aug_cfg.color_jitter,
             blur_prob=aug_cfg.blur_prob,
             occlusion_prob=aug_cfg.occlusion_prob,
+            occluder_size=aug_cfg.occluder_size,
         )
     versions = getattr(data_cfg, "versions", None)
     kwargs: dict[str, Any] = dict(
         versions=list(versions) if versions else None,
         input_size=input_size,
         augment=params,
+        crop_expand=data_cfg.crop_expand,
+        crop_fraction=data_cfg.eval_crop_fraction,
         val_fraction=data_cfg.val_fraction,
     )
     if hasattr(data_cfg, "val_seed"):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from handmesh.crop import FREIHAND_FRAME_FRACTION
 from handmesh.datasets.freihand import VAL_SEED, FreiHANDDataset
 from handmesh.errors import ConfigError
 from handmesh.evaluation.ground_truth import SCORE_SPLITS, GroundTruth, load_ground_truth, score_predictions
@@ -66,6 +67,7 @@ def evaluate_checkpoint(
     val_fraction: float = 0.02,
     val_seed: int = VAL_SEED,
     cache_dir: str | os.PathLike | bool | None = None,
+    crop_fraction: float = FREIHAND_FRAME_FRACTION,
     progress: bool = True,
 ) -> EvalReport:
     """Run a checkpoint on a split, write ``pred.json``, and score it when the split has ground truth.
@@ -81,6 +83,9 @@ def evaluate_checkpoint(
         skip_bad: keep going past unreadable images (zero rows in pred.json, left out of the metrics).
             Default: False.
         val_fraction, val_seed, cache_dir: see :func:`load_ground_truth`.
+        crop_fraction: the network sees the centred square of this fraction of each image's side (never a crop
+            placed with the ground truth, whatever the split). Default: 1, FreiHAND's whole frame
+            (:data:`handmesh.crop.FREIHAND_FRAME_FRACTION`).
         progress: show a progress bar. Default: True.
     """
     predictor = load_predictor(checkpoint, backend, device)
@@ -96,6 +101,7 @@ def evaluate_checkpoint(
         val_fraction=val_fraction,
         val_seed=val_seed,
         cache_dir=cache_dir,
+        crop_fraction=crop_fraction,
         progress=progress,
     )
 
@@ -113,6 +119,7 @@ def evaluate_with_predictor(
     val_fraction: float = 0.02,
     val_seed: int = VAL_SEED,
     cache_dir: str | os.PathLike | bool | None = None,
+    crop_fraction: float = FREIHAND_FRAME_FRACTION,
     progress: bool = True,
 ) -> EvalReport:
     """The body of :func:`evaluate_checkpoint` for any :class:`Predictor`: predict, write ``pred.json``, and
@@ -124,6 +131,8 @@ def evaluate_with_predictor(
         split,
         versions=["gs"],
         input_size=predictor.input_size,
+        crop_expand=None,
+        crop_fraction=crop_fraction,
         val_fraction=val_fraction,
         val_seed=val_seed,
         skip_bad=skip_bad,

@@ -49,6 +49,9 @@ class HandMeshOutput:
         joints: ``(B, 21, 3)`` keypoints in FreiHAND/OpenPose order, root-relative (``joints[:, 0] == 0``), metres.
         joints2d: ``(B, 21, 2)`` keypoints projected into the crop, normalized coordinates
             ``(uv_px - S/2) / (S/2)`` (-1 and 1 are the crop edges).
+        head_keypoints2d: the spatial head's ``(B, 21, 2)`` soft-argmax keypoints in the same coordinates, for the
+            ``head2d`` loss; None for the pooled head. Not one of the network's declared outputs
+            (:mod:`handmesh.network.outputs`): exports leave it out.
     """
 
     rotmats: torch.Tensor
@@ -57,6 +60,7 @@ class HandMeshOutput:
     vertices: torch.Tensor
     joints: torch.Tensor
     joints2d: torch.Tensor
+    head_keypoints2d: torch.Tensor | None = None
 
 
 class HandMeshNet(nn.Module):
@@ -121,6 +125,7 @@ class HandMeshNet(nn.Module):
         if head == "spatial":
             channels = self.backbone.stage_channels
             self.head = SpatialHead(
+                channels[1],
                 channels[2],
                 channels[3],
                 self.input_size,
@@ -178,11 +183,11 @@ class HandMeshNet(nn.Module):
 
         Returns:
             The pooled head: ``((B, C),)`` (``C = num_features``, plus the stage-3 width with ``feature_fusion``).
-            The spatial head: the stride-16 and stride-32 maps.
+            The spatial head: the stride-8, stride-16 and stride-32 maps.
         """
         feats = self.backbone.forward_features(images)
         if self.head_kind == "spatial":
-            return feats.stages[2], feats.stages[3]
+            return feats.stages[1], feats.stages[2], feats.stages[3]
         if not self.feature_fusion:
             return (feats.pooled,)
         return (torch.cat([feats.pooled, feats.stages[FUSION_STAGE].mean(dim=(2, 3))], dim=1),)
@@ -199,7 +204,11 @@ class HandMeshNet(nn.Module):
         features = self.features(images)
         # The head accumulates corrections and LBS chains 16 rotations: both keep float32 under mixed precision.
         with _autocast_off(images.device.type):
-            pose6d, betas, cam_state = self.head(*(f.float() for f in features))
+            head_keypoints2d = None
+            if isinstance(self.head, SpatialHead):
+                pose6d, betas, cam_state, head_keypoints2d = self.head.predict(*(f.float() for f in features))
+            else:
+                pose6d, betas, cam_state = self.head(*(f.float() for f in features))
             B = images.shape[0]
             rotmats = rot6d_to_matrix(pose6d.reshape(B, NUM_JOINTS, 6))  # (B, 16, 3, 3)
             out = self.hand_model(rotmats[:, 0], rotmats[:, 1:], betas)
@@ -215,6 +224,7 @@ class HandMeshNet(nn.Module):
             vertices=vertices,
             joints=joints,
             joints2d=joints2d,
+            head_keypoints2d=head_keypoints2d,
         )
 
     def extra_repr(self) -> str:

@@ -1,7 +1,8 @@
 """The spatial head: hand parameters from features sampled where the keypoints are, not from one pooled vector.
 
 A pooled vector tells the regressor where the hand is and little about how each finger bends. This head keeps the
-stride-16 map (the stride-32 map upsampled and added to it):
+stride-8 map, with the stride-16 and stride-32 maps upsampled and added to it (a small feature pyramid: the deep
+maps say what is there, the shallow one where):
 
 1. 21 heatmaps from that map; a softmax over each gives an attention map, and its expectation over the pixel grid
    (soft-argmax) a 2D keypoint in normalized crop coordinates.
@@ -13,8 +14,10 @@ stride-16 map (the stride-32 map upsampled and added to it):
    LayerNorm), then an MLP from all tokens to the same outputs as the pooled head: 16 rotations in 6D, 10 betas and
    the crop camera ``(log s, tx, ty)``, as corrections to the model's mean parameters.
 
-The 2D keypoints are not supervised on their own: the attention is learned through the mesh, keypoint and camera
-losses. ``model.head=spatial`` chooses it (:class:`~handmesh.network.HandMeshNet`).
+The soft-argmax keypoints come out beside the hand (``HandMeshOutput.head_keypoints2d``) so that training can
+supervise them directly (the ``head2d`` loss term), as SimpleHand does: then each token is sampled where its keypoint
+really is from the first steps on, instead of wherever the mesh losses happen to push the attention.
+``model.head=spatial`` chooses it (:class:`~handmesh.network.HandMeshNet`).
 """
 
 from __future__ import annotations
@@ -45,12 +48,13 @@ class _MixerBlock(nn.Module):
 
 
 class SpatialHead(nn.Module):
-    """Stride-16/32 encoder maps -> ``(pose6d (B, 96), betas (B, 10), cam (B, 3))`` like the pooled head.
+    """Stride-8/16/32 encoder maps -> ``(pose6d (B, 96), betas (B, 10), cam (B, 3))`` like the pooled head.
 
     Args:
+        channels8: channels of the stride-8 map (stage 2).
         channels16: channels of the stride-16 map (stage 3).
         channels32: channels of the stride-32 map (stage 4).
-        input_size: crop side S in pixels, a multiple of 32 (the stride-16 map is S/16 on a side).
+        input_size: crop side S in pixels, a multiple of 32 (the stride-8 map is S/8 on a side).
         mean: where the parameters start (:func:`~handmesh.network.head.mean_parameters`).
         dim: token width. Default: 128.
         hidden: width of the final MLP. Default: 512.
@@ -60,6 +64,7 @@ class SpatialHead(nn.Module):
 
     def __init__(
         self,
+        channels8: int,
         channels16: int,
         channels32: int,
         input_size: int,
@@ -69,6 +74,7 @@ class SpatialHead(nn.Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        self.proj8 = nn.Sequential(nn.Conv2d(channels8, dim, 1), nn.BatchNorm2d(dim), nn.GELU())
         self.proj16 = nn.Sequential(nn.Conv2d(channels16, dim, 1), nn.BatchNorm2d(dim), nn.GELU())
         self.proj32 = nn.Sequential(nn.Conv2d(channels32, dim, 1), nn.BatchNorm2d(dim), nn.GELU())
         self.mix = nn.Sequential(nn.Conv2d(dim, dim, 3, padding=1, groups=dim), nn.Conv2d(dim, dim, 1), nn.GELU())
@@ -87,24 +93,31 @@ class SpatialHead(nn.Module):
         self.register_buffer("init_pose", mean.pose6d.reshape(-1).clone())
         self.register_buffer("init_betas", mean.betas.clone())
         self.register_buffer("init_cam", mean.cam.clone())
-        # The stride-16 map's pixel centres in normalized crop coordinates, (HW, 2) as (u, v) in [-1, 1]; a
-        # constant of the input size, so that no shape arithmetic is traced into the exported graphs.
-        n = input_size // 16
-        centres = (torch.arange(n, dtype=torch.float32) + 0.5) * (2.0 / n) - 1.0
+        # The stride-8 map's cell centres in the network's normalized crop coordinates, (HW, 2) as (u, v): cell i
+        # covers input pixels 8i .. 8i + 7, whose centre 8i + 3.5 is (8i + 3.5 - S/2) / (S/2) (pixel centres at
+        # integers, as the crop warps them). A constant of the input size, so that no shape arithmetic is traced into
+        # the exported graphs.
+        n = input_size // 8
+        half = input_size / 2.0
+        centres = (torch.arange(n, dtype=torch.float32) * 8.0 + 3.5 - half) / half
         self.register_buffer("grid", torch.stack([centres.repeat(n), centres.repeat_interleave(n)], dim=-1))
 
-    def forward(self, map16: torch.Tensor, map32: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The hand parameters of ``B`` crops from their stride-16 ``(B, C16, H, W)`` and stride-32
-        ``(B, C32, H/2, W/2)`` maps."""
-        pose, betas, cam, _ = self.predict(map16, map32)
+    def forward(
+        self, map8: torch.Tensor, map16: torch.Tensor, map32: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The hand parameters of ``B`` crops from their stride-8 ``(B, C8, H, W)``, stride-16
+        ``(B, C16, H/2, W/2)`` and stride-32 ``(B, C32, H/4, W/4)`` maps."""
+        pose, betas, cam, _ = self.predict(map8, map16, map32)
         return pose, betas, cam
 
     def predict(
-        self, map16: torch.Tensor, map32: torch.Tensor
+        self, map8: torch.Tensor, map16: torch.Tensor, map32: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """:meth:`forward` and the ``(B, 21, 2)`` soft-argmax keypoints in normalized crop coordinates."""
-        x = self.proj16(map16)
-        x = x + nn.functional.interpolate(self.proj32(map32), scale_factor=2.0, mode="nearest")
+        """:meth:`forward` and the ``(B, 21, 2)`` soft-argmax keypoints in normalized crop coordinates
+        (``(uv_px - S/2) / (S/2)``, as ``HandMeshOutput.joints2d``)."""
+        deep = self.proj16(map16)
+        deep = deep + nn.functional.interpolate(self.proj32(map32), scale_factor=2.0, mode="nearest")
+        x = self.proj8(map8) + nn.functional.interpolate(deep, scale_factor=2.0, mode="nearest")
         x = self.mix(x)
         attention = self.heat(x).flatten(2).softmax(dim=-1)  # (B, 21, HW)
         keypoints = attention @ self.grid  # (B, 21, 2): the soft-argmax

@@ -268,6 +268,7 @@ class _Run:
             cfg.model.input_size,
             use_hand_params=self.full_supervision,
             use_vertices=self.full_supervision,
+            use_head_keypoints=self.net.head_kind == "spatial",
         ).to(device)
         if not self.loss_fn.active_terms:
             raise ConfigError("every loss term usable with this data has weight 0 (see the loss section)")

@@ -90,16 +90,37 @@ def test_saved_config_round_trips(tmp_path):
     assert config_from_dict(config_to_dict(cfg)) == cfg
 
 
-def test_eval_cli_takes_the_validation_carve_out_from_the_run_config(tmp_path: Path) -> None:
+def test_eval_cli_takes_the_validation_carve_out_and_framing_from_the_run_config(tmp_path: Path) -> None:
     from handmesh.cli.eval import _data_settings, build_parser
 
     cfg = tmp_path / "run.yaml"
-    cfg.write_text("data:\n  root: some/where\n  val_fraction: 0.1\n  val_seed: 7\n")
-    data, fraction, seed = _data_settings(build_parser().parse_args(["--predictions", "p.json", "--config", str(cfg)]))
-    assert (str(data), fraction, seed) == ("some/where", 0.1, 7)
-    args = build_parser().parse_args(["--predictions", "p.json", "--config", str(cfg), "--val-seed", "2"])
-    assert _data_settings(args)[2] == 2
-    assert _data_settings(build_parser().parse_args(["--predictions", "p.json"]))[1:] == (0.02, 0)
+    cfg.write_text("data:\n  root: some/where\n  val_fraction: 0.1\n  val_seed: 7\n  eval_crop_fraction: 0.9\n")
+    data, fraction, seed, crop = _data_settings(
+        build_parser().parse_args(["--predictions", "p.json", "--config", str(cfg)])
+    )
+    assert (str(data), fraction, seed, crop) == ("some/where", 0.1, 7, 0.9)
+    args = build_parser().parse_args(
+        ["--predictions", "p.json", "--config", str(cfg), "--val-seed", "2", "--crop-fraction", "0.7"]
+    )
+    assert _data_settings(args)[2:] == (2, 0.7)
+    assert _data_settings(build_parser().parse_args(["--predictions", "p.json"]))[1:] == (0.02, 0, 1.0)
+
+
+def test_every_recipe_frames_crops_as_the_live_pipeline_does() -> None:
+    """Training crops are the live pipeline's framing (the keypoint box x DEFAULT_EXPAND); a recipe states the fixed
+    centred fraction its evaluation images get, the input size, and small, rare occluders."""
+    from handmesh.crop import DEFAULT_EXPAND
+
+    recipes = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+    assert len(recipes) == 4
+    for recipe in recipes:
+        text = recipe.read_text()
+        for key in ("crop_expand:", "eval_crop_fraction:", "input_size:", "occluder_size:"):
+            assert key in text, f"{recipe.name} does not state {key}"
+        cfg = load_config(recipe, [])
+        assert cfg.data.crop_expand == DEFAULT_EXPAND, recipe.name
+        assert 0.5 <= cfg.data.eval_crop_fraction <= 1.0, recipe.name
+        assert cfg.data.augment.occlusion_prob <= 0.1 and cfg.data.augment.occluder_size <= 0.25, recipe.name
 
 
 def test_freihand_recipes_keep_a_pretrained_encoders_learning_rate() -> None:

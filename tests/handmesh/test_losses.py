@@ -46,7 +46,15 @@ def _scene(model, n: int = 3, seed: int = 0) -> tuple[HandMeshOutput, dict[str, 
     t = torch.tensor([0.02, -0.01, 0.5])
     uv = project_points(joints + t, CROP_K)  # the true keypoints' pixels in the crop, full perspective
     joints2d = (uv - S / 2) / (S / 2)  # a perfect network puts them there
-    pred = HandMeshOutput(rotmats=rot, betas=betas, cam=cam, vertices=verts, joints=joints, joints2d=joints2d)
+    pred = HandMeshOutput(
+        rotmats=rot,
+        betas=betas,
+        cam=cam,
+        vertices=verts,
+        joints=joints,
+        joints2d=joints2d,
+        head_keypoints2d=joints2d.clone(),  # a perfect spatial head's keypoints
+    )
     batch = {
         "xyz": joints + t,
         "verts": verts + t,
@@ -62,6 +70,7 @@ def _scene(model, n: int = 3, seed: int = 0) -> tuple[HandMeshOutput, dict[str, 
 
 
 def _loss(model, weights=ALL_ON, **kw) -> HandMeshLoss:
+    kw.setdefault("use_head_keypoints", True)  # the scene's prediction carries a spatial head's keypoints
     return HandMeshLoss(model.faces, model.hands_mean, S, weights, **kw)
 
 
@@ -109,12 +118,12 @@ def test_masks_leave_samples_without_ground_truth_out(model) -> None:
 
 def test_keypoint_only_training_uses_keypoint_terms(model) -> None:
     loss = _loss(model, use_hand_params=False, use_vertices=False)
-    assert loss.active_terms == ["joints3d", "joints2d", "betas_prior"]
+    assert loss.active_terms == ["joints3d", "joints2d", "head2d", "betas_prior"]
     pred, batch = _scene(model)
     for k in ("verts", "mano_pose", "mano_shape"):
         batch[k] = torch.full_like(batch[k], float("nan"))  # another model's numbers must not matter at all
     out = loss(pred, batch)
-    assert torch.isfinite(out.total) and set(out.terms) == {"joints3d", "joints2d", "betas_prior"}
+    assert torch.isfinite(out.total) and set(out.terms) == {"joints3d", "joints2d", "head2d", "betas_prior"}
 
 
 def test_ground_truth_rotations_follow_freihand(model) -> None:

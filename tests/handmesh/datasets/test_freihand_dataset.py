@@ -42,7 +42,7 @@ def test_sample_contract(tiny_freihand) -> None:
 
 
 def test_unaugmented_sample_is_the_file(tiny_freihand) -> None:
-    ds = FreiHANDDataset(tiny_freihand.root, "training", cache_dir=False)
+    ds = FreiHANDDataset(tiny_freihand.root, "training", crop_expand=None, cache_dir=False)  # the whole frame
     s = ds[7]  # version gs has items 0..5, so item 7 is annotation 1 in version hom
     assert int(s["index"]) == 1 and int(s["image_id"]) == 1 + tiny_freihand.n_train
     tr = tiny_freihand.train
@@ -55,6 +55,41 @@ def test_unaugmented_sample_is_the_file(tiny_freihand) -> None:
     expected = torch.tensor([(0.0 / 255 - m) / sd for m, sd in zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
     corner = s["image"][:, 0, 0]  # background of version hom is 50, gs is 40
     assert (corner > expected + 0.5).all()
+
+
+def test_training_crops_are_framed_like_the_live_pipeline(tiny_freihand) -> None:
+    """One framing: an unaugmented training or validation crop is the crop the live pipeline makes from the same
+    keypoints (their box x 1.6), and the hand fills 1 / 1.6 of it."""
+    from handmesh.crop import DEFAULT_EXPAND, keypoint_crop_box, make_crop
+
+    tr = tiny_freihand.train
+    for split in ("training", "val"):
+        ds = FreiHANDDataset(tiny_freihand.root, split, val_fraction=0.5, cache_dir=False)
+        s = ds[0]
+        idx = int(s["index"])
+        uv_frame = project(tr["xyz"][idx], tr["K"][idx])
+        live = make_crop(keypoint_crop_box(uv_frame), ds.input_size)
+        np.testing.assert_allclose(s["crop_affine"].numpy(), live.affine, atol=1e-4)
+        uv = s["uv"].numpy()
+        extent = (uv.max(axis=0) - uv.min(axis=0)).max()
+        assert extent == pytest.approx(ds.input_size / DEFAULT_EXPAND, rel=1e-4)
+        centre = (uv.max(axis=0) + uv.min(axis=0)) / 2
+        np.testing.assert_allclose(centre, (ds.input_size - 1) / 2, atol=1e-3)
+
+
+def test_evaluation_crops_never_look_at_the_ground_truth(tiny_freihand) -> None:
+    """The evaluation split gets the fixed centred crop of crop_fraction whether or not its keypoints are known."""
+    ds = FreiHANDDataset(tiny_freihand.root, "evaluation", crop_fraction=0.8, cache_dir=False)
+    w = 224  # the fixture's image side
+    for i in range(2):
+        affine = ds[i]["crop_affine"].numpy()
+        a = ds.input_size / (0.8 * w)
+        np.testing.assert_allclose(affine[:, :2], np.eye(2) * a, atol=1e-6)
+        np.testing.assert_allclose(affine @ [(w - 1) / 2, (w - 1) / 2, 1], [(ds.input_size - 1) / 2] * 2, atol=1e-4)
+    with pytest.raises(ConfigError, match="data.crop_expand"):
+        FreiHANDDataset(tiny_freihand.root, "training", crop_expand=0.0, cache_dir=False)
+    with pytest.raises(ConfigError, match="data.eval_crop_fraction"):
+        FreiHANDDataset(tiny_freihand.root, "evaluation", crop_fraction=-1.0, cache_dir=False)
 
 
 def test_versions_and_image_ids(tiny_freihand) -> None:

@@ -10,6 +10,8 @@ import torch
 
 from handmesh.config import config_to_dict, load_config
 from handmesh.errors import ConfigError
+from handmesh.geometry.projection import crop_pixels_to_normalized
+from handmesh.losses import build_loss
 from handmesh.network import build_network, load_network, save_network
 from handmesh.network.spatial_head import NUM_KEYPOINTS, SpatialHead
 
@@ -23,18 +25,50 @@ def _config(*extra: str):
 def test_keypoints_are_the_soft_argmax_of_the_heatmaps() -> None:
     net = build_network(_config().model).eval()
     head: SpatialHead = net.head
-    n = SIZE // 16
-    cell = (1, 2)  # row, column of the stride-16 map every keypoint looks at
+    n = SIZE // 8
+    cell = (1, 6)  # row, column of the stride-8 map every keypoint looks at
     logits = torch.full((1, NUM_KEYPOINTS, n, n), -1e4)
     logits[..., cell[0], cell[1]] = 0.0
     head.heat.forward = lambda x: logits.expand(x.shape[0], -1, -1, -1)  # a one-hot attention map
-    c16, c32 = net.backbone.stage_channels[2:]
-    maps16, maps32 = torch.randn(2, c16, n, n), torch.randn(2, c32, n // 2, n // 2)
+    c8, c16, c32 = net.backbone.stage_channels[1:]
+    maps = torch.randn(2, c8, n, n), torch.randn(2, c16, n // 2, n // 2), torch.randn(2, c32, n // 4, n // 4)
     with torch.no_grad():
-        _, _, _, keypoints = head.predict(maps16, maps32)
-    expected = torch.tensor([(cell[1] + 0.5) * 2 / n - 1, (cell[0] + 0.5) * 2 / n - 1])
+        _, _, _, keypoints = head.predict(*maps)
+    # The cell's centre pixel, in the coordinates of HandMeshOutput.joints2d: cell 6 covers pixels 48..55.
+    centre_px = torch.tensor([cell[1] * 8 + 3.5, cell[0] * 8 + 3.5])
+    expected = crop_pixels_to_normalized(centre_px, SIZE)
     torch.testing.assert_close(keypoints, expected.expand(2, NUM_KEYPOINTS, 2))
     assert head.grid.shape == (n * n, 2) and float(head.grid.abs().max()) < 1
+
+
+def test_the_head_keypoints_come_out_and_the_head2d_loss_reaches_them() -> None:
+    """The soft-argmax keypoints leave the network beside the hand, and the head2d term pulls them to the targets."""
+    net = build_network(_config().model)
+    images = torch.randn(2, 3, SIZE, SIZE)
+    out = net(images)
+    assert out.head_keypoints2d is not None and out.head_keypoints2d.shape == (2, NUM_KEYPOINTS, 2)
+    weights = load_config(None, ["loss.head2d=1", *_ONLY_HEAD2D]).loss
+    loss = build_loss(weights, net.hand_model, SIZE, use_head_keypoints=True)
+    target_px = torch.full((2, NUM_KEYPOINTS, 2), 40.0)
+    batch = {
+        "xyz": torch.zeros(2, NUM_KEYPOINTS, 3),
+        "uv": target_px,
+        "has_xyz": torch.tensor([True, True]),
+        "K": torch.eye(3).expand(2, 3, 3),
+    }
+    terms = loss(out, batch)
+    expected = (out.head_keypoints2d - crop_pixels_to_normalized(target_px, SIZE)).abs().mean()
+    torch.testing.assert_close(terms.terms["head2d"], expected)
+    terms.total.backward()
+    assert float(net.head.heat.weight.grad.abs().sum()) > 0
+    pooled = build_network(load_config(None, [f"model.input_size={SIZE}", "model.head_hidden=64"]).model)
+    assert pooled(images).head_keypoints2d is None
+    with pytest.raises(ValueError, match="use_head_keypoints=False"):
+        loss(pooled(images), batch)
+    assert build_loss(weights, pooled.hand_model, SIZE).active_terms == []  # nothing to supervise on the pooled head
+
+
+_ONLY_HEAD2D = [f"loss.{t}=0" for t in ("joints3d", "verts3d", "joints2d", "pose", "betas", "betas_prior")]
 
 
 def test_a_new_head_predicts_the_mean_hand_and_learns() -> None:
