@@ -76,6 +76,13 @@ def _video_parser(sub: argparse._SubParsersAction) -> None:
         help="keep only parameters and keypoints in the sidecar (vertices are recomputed on load)",
     )
     p.add_argument("--plain-background", action="store_true", help="uniform grey background")
+    p.add_argument(
+        "--finger-coupling",
+        type=float,
+        default=1.0,
+        help="0-1: how much each finger's curl follows its neighbours', as real fingers do (the ring finger cannot "
+        "straighten alone); 0 animates each finger on its own, as the shipped sample clip was made (default: 1)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -105,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             mano_dir=args.mano_dir,
             vertices=not args.no_vertices,
             plain_background=args.plain_background,
+            finger_coupling=args.finger_coupling,
         )
         video, sidecar, seconds = generate_video(args.out, cfg, overwrite=args.overwrite, progress=not args.quiet)
         print(

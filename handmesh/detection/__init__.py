@@ -9,6 +9,7 @@ Files:
     (frames: handmesh.frames validates any image -> (H, W, 3) uint8 RGB; re-exported here)
     bundle.py              building and finding the hand_landmarker.task bundle (set-up step)
     mediapipe_detector.py  MediaPipeHandDetector (image / video mode, handedness for unmirrored input)
+    search.py              ZoomSearchDetector: video mode looks again in half-frame crops when it finds no hand
     fallback.py            FullFrameDetector, FixedBoxDetector (``--detector none``)
     build.py               build_detector(name, ...) from option values
 

@@ -22,6 +22,7 @@ def build_detector(
     mirrored_input: bool = False,
     box: tuple[float, float, float, float] | None = None,
     handedness: Handedness = "right",
+    zoom_search: bool = True,
 ) -> HandDetector:
     """Build a hand detector by name.
 
@@ -36,6 +37,9 @@ def build_detector(
         mirrored_input: frames are mirror images (selfie preview); MediaPipe's handedness is swapped. Default: False.
         box: ``(x0, y0, x1, y1)`` for ``"box"``.
         handedness: side reported by ``"none"`` and ``"box"``. Default: ``"right"``.
+        zoom_search: MediaPipe in video mode: on frames where it finds no hand, look again in a crop of half the
+            frame (:class:`~handmesh.detection.search.ZoomSearchDetector`), which finds small hands the full frame
+            misses. Default: True.
 
     Returns:
         A detector with ``detect(frame_rgb, timestamp_ms=None)`` and ``close()``.
@@ -43,13 +47,20 @@ def build_detector(
     if name == "mediapipe":
         from handmesh.detection.mediapipe_detector import MediaPipeHandDetector
 
-        return MediaPipeHandDetector(
-            hand_landmarker,
-            mode=mode,
-            max_hands=max_hands,
-            min_detection_confidence=min_detection_confidence,
-            mirrored_input=mirrored_input,
-        )
+        def landmarker(running_mode: Literal["image", "video"]) -> MediaPipeHandDetector:
+            return MediaPipeHandDetector(
+                hand_landmarker,
+                mode=running_mode,
+                max_hands=max_hands,
+                min_detection_confidence=min_detection_confidence,
+                mirrored_input=mirrored_input,
+            )
+
+        if mode == "video" and zoom_search:
+            from handmesh.detection.search import ZoomSearchDetector
+
+            return ZoomSearchDetector(landmarker("video"), landmarker("image"), max_hands=max_hands)
+        return landmarker(mode)
     if name == "none":
         return FullFrameDetector(handedness)
     if name == "box":

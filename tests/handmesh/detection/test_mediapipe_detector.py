@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from handmesh.detection import HandDetection, MediaPipeHandDetector, build_detector
+from handmesh.detection.search import ZoomSearchDetector
 from handmesh.errors import CheckpointError, ConfigError, DataError, MissingFileError
 
 from .conftest import read_rgb
@@ -175,6 +176,17 @@ def test_bad_bundles_and_options_name_the_problem(tmp_path: Path, hand_landmarke
 
 def test_build_detector_mediapipe(hand_landmarker_bundle: Path) -> None:
     det = build_detector("mediapipe", hand_landmarker=hand_landmarker_bundle, mode="video", max_hands=1)
+    try:
+        # Video mode looks closer on frames without hands: the landmarker in video mode, an image-mode one for crops.
+        assert isinstance(det, ZoomSearchDetector)
+        assert isinstance(det.detector, MediaPipeHandDetector) and det.detector.mode == "video"
+        assert isinstance(det.zoomed, MediaPipeHandDetector) and det.zoomed.mode == "image"
+        assert det.detector.max_hands == det.zoomed.max_hands == det.max_hands == 1
+    finally:
+        det.close()
+    det = build_detector(
+        "mediapipe", hand_landmarker=hand_landmarker_bundle, mode="video", max_hands=1, zoom_search=False
+    )
     try:
         assert isinstance(det, MediaPipeHandDetector) and det.mode == "video" and det.max_hands == 1
     finally:

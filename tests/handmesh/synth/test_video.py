@@ -114,7 +114,7 @@ def test_parameters_of_another_model_are_refused(clip: Path, tmp_path: Path) -> 
 def test_shipped_sample_clip_matches_the_shipped_hand() -> None:
     # The embedded demo clip stores parameters, not vertices: it must have been made with the current open hand.
     # If this fails, regenerate it: handmesh-synth video handmesh/assets/sample_clip.mp4 --seconds 5 --fps 30
-    # --seed 0 --no-vertices --overwrite
+    # --seed 0 --finger-coupling 0 --no-vertices --overwrite
     from handmesh.hand_model.model import model_fingerprint
 
     asset = Path(__file__).resolve().parents[3] / "handmesh" / "assets" / "sample_clip.json"
@@ -123,3 +123,35 @@ def test_shipped_sample_clip_matches_the_shipped_hand() -> None:
     ann = load_clip(asset)
     frames = read_frames(asset.with_suffix(".mp4"))
     assert len(frames) == len(ann.vertices) == 150 and frames[0].shape == (480, 640, 3)
+
+
+def test_fingers_move_together_as_real_fingers_do() -> None:
+    """With finger coupling the ring finger follows its neighbours (it cannot straighten while they are curled); at
+    0 the fingers move on their own, which is how the shipped sample clip was made, and reproduces it."""
+    from handmesh.hand_model.anatomy import HandFrame
+    from handmesh.synth.video import FINGER_COUPLING, animate
+
+    np.testing.assert_allclose(FINGER_COUPLING.sum(axis=1), 1.0)
+    model = build_hand_model("open")
+    frame = HandFrame.from_model(model)
+    mean = model.hands_mean.double().numpy()
+
+    def mcp_flexion(cfg: ClipConfig) -> np.ndarray:
+        aa = (animate(model, cfg)["hand_pose"] + mean).reshape(-1, 15, 3)
+        # MANO's joint order: index 1-3, middle 4-6, pinky 7-9, ring 10-12 (MCP first); flexion about each flex axis.
+        return np.stack([aa[:, j - 1] @ frame.flex_axes[j - 1] for j in (1, 4, 10, 7)], axis=1)
+
+    gaps = {}
+    for coupling in (0.0, 1.0):
+        flex = mcp_flexion(ClipConfig(seconds=10.0, fps=10, seed=5, finger_coupling=coupling))
+        gaps[coupling] = np.abs(flex[:, 2] - flex[:, [1, 3]].mean(axis=1)).max()  # ring against middle and little
+    assert gaps[1.0] < 0.6 * gaps[0.0]
+
+    asset = Path(__file__).resolve().parents[3] / "handmesh" / "assets" / "sample_clip.json"
+    shipped = json.loads(asset.read_text())["frames"]
+    anim = animate(model, ClipConfig(seconds=5.0, fps=30, seed=0, finger_coupling=0.0))
+    np.testing.assert_allclose(
+        anim["hand_pose"][::30], [shipped[i]["hand_params"]["hand_pose"] for i in range(0, 150, 30)], atol=1e-6
+    )
+    with pytest.raises(ConfigError, match="finger_coupling"):
+        ClipConfig(finger_coupling=1.5).validate()
