@@ -9,8 +9,9 @@ Crop size. The box is the tight box of the 21 keypoints (or the detector's box),
 expanded by ``expand``. Default 1.6: FreiHAND's 224-pixel images frame the hand so that the keypoint box's longer
 side is about 140 pixels (measured with MediaPipe's keypoints on the 15 of 20 FreiHAND evaluation images where it
 finds the hand: median 139, 122-173 for all but a fist and a foreshortened hand), i.e. the image side is ~1.6x the
-keypoint box. Matching that framing at inference keeps the network inside its training distribution (training
-scales crops by a further +-25 %); HaMeR's 2.0 suits models trained with looser crops. A box without keypoints
+keypoint box. Training crops its samples the same way (the true keypoints' box x 1.6, with its scale and centre
+jittered around it, :mod:`handmesh.datasets.freihand`), so the network sees hands at inference as it learned them;
+HaMeR's 2.0 suits models trained with looser crops. A box without keypoints
 (fallback detectors) is taken as the crop region itself (``box_expand`` 1.0).
 
 Mirroring. The network is trained on right hands only. A left hand's crop is flipped left-right (``u -> S - 1 - u``,
