@@ -44,8 +44,8 @@ clip table, one row per configuration (mode, refine):
   ghosts       frames with more than one hand (the clip shows one)
   crop min/med/max  crop side / true hand size (the longer side of the true 2D keypoints' box)
   2D err       median over frames of the mean 2D keypoint error / the true box diagonal
-  PA mm        mean PA-MPJPE, millimetres: per frame, the 21 joints aligned to the truth by rotation, scale and
-               translation (Procrustes), then the mean joint distance
+  PA mm        mean PA-MPJPE, millimetres: per frame, the 21 joints aligned to the truth by rotation (never a
+               reflection), scale and translation (Procrustes), then the mean joint distance
   jitter       mean frame-to-frame change of the root-relative joints / the truth's, over consecutive matched
                frames (1.0: moves as much as the hand; above: shakes)
   wrong side   matched frames whose handedness differs from the truth's
@@ -129,8 +129,9 @@ def frame_to_frame_change(joints: np.ndarray, valid: np.ndarray | None = None) -
 
 
 def pa_mpjpe_mm(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Per-sample PA-MPJPE: the prediction aligned to the truth by rotation, scale and translation
-    (:func:`handmesh.metrics.align_w_scale`, FreiHAND's protocol), then the mean joint distance.
+    """Per-sample PA-MPJPE: the prediction aligned to the truth by a rotation (never a reflection: a mirror-image
+    hand is a wrong hand), scale and translation (:func:`handmesh.metrics.align_w_scale`), then the mean joint
+    distance.
 
     Args:
         pred: ``(N, 21, 3)`` metres.
@@ -142,7 +143,7 @@ def pa_mpjpe_mm(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     from handmesh.metrics import align_w_scale
 
     gt = np.asarray(truth, dtype=np.float64)
-    aligned = align_w_scale(gt, np.asarray(pred, dtype=np.float64))
+    aligned = align_w_scale(gt, np.asarray(pred, dtype=np.float64), allow_reflection=False)
     return np.linalg.norm(aligned - gt, axis=-1).mean(axis=-1) * 1000.0
 
 

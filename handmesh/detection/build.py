@@ -37,9 +37,10 @@ def build_detector(
         mirrored_input: frames are mirror images (selfie preview); MediaPipe's handedness is swapped. Default: False.
         box: ``(x0, y0, x1, y1)`` for ``"box"``.
         handedness: side reported by ``"none"`` and ``"box"``. Default: ``"right"``.
-        zoom_search: MediaPipe in video mode: on frames where it finds no hand, look again in a crop of half the
-            frame (:class:`~handmesh.detection.search.ZoomSearchDetector`), which finds small hands the full frame
-            misses. Default: True.
+        zoom_search: MediaPipe: on frames where it finds no hand, look again in crops of half the frame (one per
+            frame in video mode, up to all nine tiles of a photo in image mode;
+            :class:`~handmesh.detection.search.ZoomSearchDetector`), which finds small hands the full frame misses.
+            Default: True.
 
     Returns:
         A detector with ``detect(frame_rgb, timestamp_ms=None)`` and ``close()``.
@@ -56,11 +57,14 @@ def build_detector(
                 mirrored_input=mirrored_input,
             )
 
-        if mode == "video" and zoom_search:
-            from handmesh.detection.search import ZoomSearchDetector
+        if not zoom_search:
+            return landmarker(mode)
+        from handmesh.detection.search import ZoomSearchDetector
 
+        if mode == "video":
             return ZoomSearchDetector(landmarker("video"), landmarker("image"), max_hands=max_hands)
-        return landmarker(mode)
+        single = landmarker("image")
+        return ZoomSearchDetector(single, single, max_hands=max_hands, tiles_per_frame=9, follow=False)
     if name == "none":
         return FullFrameDetector(handedness)
     if name == "box":

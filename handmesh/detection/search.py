@@ -1,4 +1,4 @@
-"""Looking closer when the landmarker misses a small hand: a zoomed search for video mode.
+"""Looking closer when the landmarker misses a small hand: a zoomed search.
 
 MediaPipe's palm detector sees the whole frame at 192 x 192 pixels. A hand that spans about 90 pixels of a 640 x 480
 frame (an arm's length from a webcam) is 25-35 pixels there, and in some orientations it is not found for a second or
@@ -6,12 +6,13 @@ more, although the landmark model reads it well once it has a region. Two times 
 hand the full frame missed for its first 30 frames, a crop of half the frame's side around it found the hand in 19
 of the same 20 sampled frames.
 
-:class:`ZoomSearchDetector` wraps the video-mode detector. Frames where it finds a hand pass through untouched (and
+:class:`ZoomSearchDetector` wraps the detector. Frames where it finds a hand pass through untouched (and
 cost nothing more). On a frame where it finds none, one more image-mode detection runs on a crop of half the frame's
 side: centred on the hand the search found last (for up to :data:`FOLLOW_PATIENCE` frames without finding it), else
 the next of nine overlapping tiles, nearest the centre first, so that the whole frame is searched every nine
 frames. Keypoints and boxes come back in frame pixels; the metric ("world") landmarks do not depend on the crop.
-When the wrapped detector finds the hand again, the search stops.
+When the wrapped detector finds the hand again, the search stops. For photos (image mode) every tile of the one
+image is searched, up to the first that finds a hand, and nothing is followed.
 """
 
 from __future__ import annotations
@@ -40,41 +41,61 @@ def search_tiles(width: int, height: int, fraction: float = 0.5) -> list[tuple[i
 
 
 class ZoomSearchDetector:
-    """A video-mode detector that looks closer on frames where it finds no hand (see the module docstring).
+    """A detector that looks closer on frames where it finds no hand (see the module docstring).
 
     Args:
-        detector: the frame's detector (MediaPipe in video mode); it owns nothing of this class.
-        zoomed: an image-mode detector for the crops (MediaPipe in image mode).
+        detector: the frame's detector (MediaPipe in video or image mode).
+        zoomed: an image-mode detector for the crops (MediaPipe in image mode; may be ``detector`` itself when that
+            is in image mode).
         fraction: crop side / frame side of a search tile. Default: 0.5.
         max_hands: most hands returned from a crop. Default: 2.
+        tiles_per_frame: crops searched on one frame without hands, stopping at the first that finds one: 1 for
+            video (the next frames search the next tiles), 9 for photos (every tile of the one image). Default: 1.
+        follow: look around the hand the search found last on the next frames (video). Default: True.
 
     :meth:`close` closes both detectors.
     """
 
     def __init__(
-        self, detector: HandDetector, zoomed: HandDetector, *, fraction: float = 0.5, max_hands: int = 2
+        self,
+        detector: HandDetector,
+        zoomed: HandDetector,
+        *,
+        fraction: float = 0.5,
+        max_hands: int = 2,
+        tiles_per_frame: int = 1,
+        follow: bool = True,
     ) -> None:
         self.detector = detector
         self.zoomed = zoomed
         self.fraction = float(fraction)
         self.max_hands = int(max_hands)
+        self.tiles_per_frame = max(int(tiles_per_frame), 1)
+        self.follow = bool(follow)
         self._follow: np.ndarray | None = None  # keypoint box of the hand the search found last
         self._misses = 0  # frames since the search found it
         self._next_tile = 0
-        #: Frames where the search ran and where it found a hand (for benchmarks and tests).
+        #: Crops searched, and crops that found a hand (for benchmarks and tests).
         self.searches = 0
         self.found = 0
 
     def detect(self, frame_rgb: np.ndarray, timestamp_ms: int | None = None) -> list[HandDetection]:
-        """The wrapped detector's hands, or, when it finds none, the hands of one zoomed crop."""
+        """The wrapped detector's hands, or, when it finds none, the hands of the first zoomed crop that has any."""
         detections = self.detector.detect(frame_rgb, timestamp_ms)
         if detections:
             self._follow = None
             self._misses = 0
             return detections
+        for _ in range(1 if self._follow is not None else self.tiles_per_frame):
+            found = self._search(frame_rgb)
+            if found:
+                return found
+        return []
+
+    def _search(self, frame_rgb: np.ndarray) -> list[HandDetection]:
+        """Search one crop; update the follow and scan state."""
         h, w = frame_rgb.shape[:2]
-        region = self._region(w, h)
-        x0, y0, x1, y1 = region
+        x0, y0, x1, y1 = self._region(w, h)
         self.searches += 1
         found = self.zoomed.detect(np.ascontiguousarray(frame_rgb[y0:y1, x0:x1]))[: self.max_hands]
         shift = np.array([x0, y0], dtype=np.float64)
@@ -90,8 +111,11 @@ class ZoomSearchDetector:
         ]
         if out:
             self.found += 1
-            self._follow = out[0].box.copy()
-            self._misses = 0
+            if self.follow:
+                self._follow = out[0].box.copy()
+                self._misses = 0
+            else:
+                self._next_tile = 0  # independent images: every image starts at the centre
         elif self._follow is None:
             self._next_tile += 1
         else:

@@ -40,7 +40,7 @@ class AlignTrafo:
 
 
 def align_w_scale(
-    gt: np.ndarray, pred: np.ndarray, return_trafo: bool = False
+    gt: np.ndarray, pred: np.ndarray, return_trafo: bool = False, *, allow_reflection: bool = True
 ) -> np.ndarray | tuple[np.ndarray, AlignTrafo]:
     """Align each predicted point set to its ground truth with rotation, scale and translation.
 
@@ -48,6 +48,9 @@ def align_w_scale(
         gt: (N, P, 3) or (P, 3) ground-truth points, metres.
         pred: predictions of the same shape, metres.
         return_trafo: also return the :class:`AlignTrafo`. Default: False.
+        allow_reflection: FreiHAND's protocol takes the orthogonal Procrustes solution as it comes, which may be a
+            reflection (a mirror-image hand can then score well). False keeps it a rotation (Kabsch), so a hand of
+            the wrong chirality counts as wrong, as a user sees it. Default: True.
 
     Returns:
         The aligned predictions, same shape as ``pred`` (float64), and the transform if asked for.
@@ -68,8 +71,16 @@ def align_w_scale(
     a /= s1[:, None, None]
     b /= s2[:, None, None]
     u, w, vt = np.linalg.svd(a.transpose(0, 2, 1) @ b)  # A^T B, (N, 3, 3)
-    rot = u @ vt
-    s = w.sum(axis=1)
+    if allow_reflection:
+        rot = u @ vt
+        s = w.sum(axis=1)
+    else:
+        d = np.sign(np.linalg.det(u @ vt))  # -1 where the best orthogonal map is a reflection
+        d[d == 0] = 1.0
+        u = u.copy()
+        u[:, :, 2] *= d[:, None]
+        rot = u @ vt
+        s = w[:, 0] + w[:, 1] + d * w[:, 2]
     aligned = (b @ rot.transpose(0, 2, 1)) * s[:, None, None]
     aligned = aligned * s1[:, None, None] + t1
     if single:

@@ -57,6 +57,32 @@ def test_similarity_copy_aligns_exactly() -> None:
     np.testing.assert_allclose(align_w_scale(gt, pred), gt, atol=1e-9)
 
 
+def test_without_reflection_a_mirror_image_stays_wrong() -> None:
+    """allow_reflection=False is Kabsch's best rotation (with scale): it equals the official alignment where that is
+    a rotation, never returns a reflection, and leaves a mirror-image hand far from the truth."""
+    rng = np.random.default_rng(5)
+    gt, pred = _random_sets(rng, 40, 21)
+    official, off = align_w_scale(gt, pred, return_trafo=True)
+    proper, trafo = align_w_scale(gt, pred, return_trafo=True, allow_reflection=False)
+    assert (np.linalg.det(trafo.rotation) > 0).all()
+    rotation = np.linalg.det(off.rotation) > 0
+    np.testing.assert_allclose(proper[rotation], official[rotation], atol=1e-12)
+    err = lambda a: np.square(a - gt).sum(axis=(-2, -1))  # noqa: E731  (the least-squares objective)
+    assert (err(proper) >= err(official) - 1e-12).all() and (err(proper) > err(official) + 1e-3).any()
+    # A rotated, scaled and mirrored copy: a perfect fit only with the reflection.
+    hand = rng.normal(size=(21, 3)) * [0.05, 0.03, 0.01]
+    mirrored = hand * [-1, 1, 1] @ Rotation.random(random_state=6).as_matrix().T * 1.3
+    near = lambda a: np.linalg.norm(a - hand, axis=-1).mean()  # noqa: E731
+    assert near(align_w_scale(hand, mirrored)) < 1e-6
+    assert near(align_w_scale(hand, mirrored, allow_reflection=False)) > 0.005
+    # Kabsch: no rotation does better than the one it returns.
+    best = np.square(proper[0] - gt[0]).sum()
+    for R in Rotation.random(200, random_state=7).as_matrix():
+        b = (pred[0] - pred[0].mean(0)) @ R.T
+        scale = max((b * (gt[0] - gt[0].mean(0))).sum() / (b * b).sum(), 0.0)
+        assert np.square(b * scale + gt[0].mean(0) - gt[0]).sum() >= best - 1e-9
+
+
 def test_zero_prediction_collapses_to_centroid() -> None:
     gt = np.random.default_rng(4).normal(size=(3, 21, 3))
     np.testing.assert_allclose(
