@@ -37,8 +37,9 @@ def build_detector(
         mirrored_input: frames are mirror images (selfie preview); MediaPipe's handedness is swapped. Default: False.
         box: ``(x0, y0, x1, y1)`` for ``"box"``.
         handedness: side reported by ``"none"`` and ``"box"``. Default: ``"right"``.
-        zoom_search: MediaPipe: on frames where it finds no hand, look again in crops of half the frame (one per
-            frame in video mode, up to all nine tiles of a photo in image mode;
+        zoom_search: MediaPipe: on frames where it finds no hand, look again in crops of half the frame (up to three
+            per frame in video mode, so that the nine tiles are searched every three frames; up to all nine tiles
+            of a photo in image mode;
             :class:`~handmesh.detection.search.ZoomSearchDetector`), which finds small hands the full frame misses.
             Default: True.
 
@@ -62,7 +63,7 @@ def build_detector(
         from handmesh.detection.search import ZoomSearchDetector
 
         if mode == "video":
-            return ZoomSearchDetector(landmarker("video"), landmarker("image"), max_hands=max_hands)
+            return ZoomSearchDetector(landmarker("video"), landmarker("image"), max_hands=max_hands, tiles_per_frame=3)
         single = landmarker("image")
         return ZoomSearchDetector(single, single, max_hands=max_hands, tiles_per_frame=9, follow=False)
     if name == "none":

@@ -6,13 +6,14 @@ more, although the landmark model reads it well once it has a region. Two times 
 hand the full frame missed for its first 30 frames, a crop of half the frame's side around it found the hand in 19
 of the same 20 sampled frames.
 
-:class:`ZoomSearchDetector` wraps the detector. Frames where it finds a hand pass through untouched (and
-cost nothing more). On a frame where it finds none, one more image-mode detection runs on a crop of half the frame's
-side: centred on the hand the search found last (for up to :data:`FOLLOW_PATIENCE` frames without finding it), else
-the next of nine overlapping tiles, nearest the centre first, so that the whole frame is searched every nine
-frames. Keypoints and boxes come back in frame pixels; the metric ("world") landmarks do not depend on the crop.
-When the wrapped detector finds the hand again, the search stops. For photos (image mode) every tile of the one
-image is searched, up to the first that finds a hand, and nothing is followed.
+:class:`ZoomSearchDetector` wraps the detector. Frames where it finds a hand pass through untouched (and cost
+nothing more). On a frame where it finds none, image-mode detection runs on crops of half the frame's side: centred
+on the hand the search found last (for up to :data:`FOLLOW_PATIENCE` frames without finding it), else the next of
+nine overlapping tiles, nearest the centre first, up to ``tiles_per_frame`` of them (video mode: 3, so the whole
+frame is searched every three frames; a crop costs about one image-mode detection, some 20 ms here). Keypoints and
+boxes come back in frame pixels; the metric ("world") landmarks do not depend on the crop. When the wrapped detector
+finds the hand again, the search stops. For photos (image mode) every tile of the one image is searched, up to the
+first that finds a hand, and nothing is followed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class ZoomSearchDetector:
             is in image mode).
         fraction: crop side / frame side of a search tile. Default: 0.5.
         max_hands: most hands returned from a crop. Default: 2.
-        tiles_per_frame: crops searched on one frame without hands, stopping at the first that finds one: 1 for
+        tiles_per_frame: crops searched on one frame without hands, stopping at the first that finds one: a few for
             video (the next frames search the next tiles), 9 for photos (every tile of the one image). Default: 1.
         follow: look around the hand the search found last on the next frames (video). Default: True.
 
