@@ -11,6 +11,7 @@ import pytest
 from handmesh.detection.search import FOLLOW_PATIENCE, ZoomSearchDetector, search_tiles
 from handmesh.detection.types import HandDetection
 
+from ..synth.test_video import read_frames
 from .conftest import hand_landmarker_bundle  # noqa: F401
 
 W, H = 640, 480
@@ -105,15 +106,7 @@ def test_a_small_hand_the_full_frame_misses_is_found(hand_landmarker_bundle: Pat
     video, sidecar, _ = generate_video(
         tmp_path / "small.mp4", ClipConfig(seconds=0.6, seed=32, side="left"), progress=False
     )
-    import cv2
-
-    cap = cv2.VideoCapture(str(video))
-    frames = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        frames.append(np.ascontiguousarray(bgr[..., ::-1]))
+    frames = [np.ascontiguousarray(f) for f in read_frames(video)]
     truth = load_clip(sidecar).keypoints2d
     plain = build_detector("mediapipe", hand_landmarker=hand_landmarker_bundle, mode="video", zoom_search=False)
     search = build_detector("mediapipe", hand_landmarker=hand_landmarker_bundle, mode="video")
