@@ -11,6 +11,7 @@ import numpy as np
 from handmesh.detection.types import HandDetection, Handedness
 from handmesh.errors import ConfigError
 from handmesh.frames import as_rgb_uint8
+from handmesh.utils.closing import Closing
 
 
 def _check_side(handedness: str) -> Handedness:
@@ -19,7 +20,7 @@ def _check_side(handedness: str) -> Handedness:
     return handedness  # type: ignore[return-value]
 
 
-class FullFrameDetector:
+class FullFrameDetector(Closing):
     """The largest centred square of the frame is the hand (e.g. FreiHAND-like crops, a hand held up close).
 
     Args:
@@ -48,14 +49,8 @@ class FullFrameDetector:
     def close(self) -> None:
         """Nothing to release."""
 
-    def __enter__(self) -> FullFrameDetector:
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class FixedBoxDetector:
+class FixedBoxDetector(Closing):
     """A fixed box is the hand (a hand held in a known place, a test rig).
 
     Args:
@@ -77,9 +72,3 @@ class FixedBoxDetector:
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def __enter__(self) -> FixedBoxDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -33,6 +33,7 @@ from handmesh.detection.bundle import check_bundle, find_hand_landmarker
 from handmesh.detection.types import HandDetection
 from handmesh.errors import CheckpointError, ConfigError
 from handmesh.frames import as_rgb_uint8, downscale
+from handmesh.utils.closing import Closing
 
 _SWAP = {"left": "right", "right": "left"}
 
@@ -58,7 +59,7 @@ def _register_exit_hook() -> None:
         _EXIT_HOOK_REGISTERED = True
 
 
-class MediaPipeHandDetector:
+class MediaPipeHandDetector(Closing):
     """MediaPipe HandLandmarker behind the :class:`~handmesh.detection.types.HandDetector` interface.
 
     Use as a context manager (``with MediaPipeHandDetector(...) as det:``) or call :meth:`close`; one still open at
@@ -182,12 +183,6 @@ class MediaPipeHandDetector:
         """Release MediaPipe's graph (idempotent)."""
         self._finalizer()
         _OPEN.discard(self)
-
-    def __enter__(self) -> MediaPipeHandDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return (

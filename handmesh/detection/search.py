@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from handmesh.detection.types import HandDetection, HandDetector
+from handmesh.utils.closing import Closing
 
 __all__ = ["ZoomSearchDetector", "search_tiles"]
 
@@ -41,7 +42,7 @@ def search_tiles(width: int, height: int, fraction: float = 0.5) -> list[tuple[i
     return sorted(tiles, key=lambda t: float(np.linalg.norm([(t[0] + t[2]) / 2.0, (t[1] + t[3]) / 2.0] - centre)))
 
 
-class ZoomSearchDetector:
+class ZoomSearchDetector(Closing):
     """A detector that looks closer on frames where it finds no hand (see the module docstring).
 
     Args:
@@ -146,12 +147,6 @@ class ZoomSearchDetector:
         """Close both detectors (idempotent)."""
         self.detector.close()
         self.zoomed.close()
-
-    def __enter__(self) -> ZoomSearchDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ZoomSearchDetector({self.detector!r}, fraction={self.fraction})"

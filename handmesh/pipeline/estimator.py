@@ -47,6 +47,7 @@ from handmesh.pipeline.hand import Hand
 from handmesh.pipeline.network import NetworkStage, Prediction
 from handmesh.pipeline.refine import HandRefiner, RefineInput, RefineOutput
 from handmesh.pipeline.timing import StageTimer
+from handmesh.utils.closing import Closing
 
 MAX_FRAME_SIDE = 32767
 """Longest frame side accepted, pixels (OpenCV's image functions stop at 32767, ``SHRT_MAX``)."""
@@ -178,7 +179,7 @@ def _single_torch_thread() -> Iterator[None]:
         torch.set_num_threads(n)
 
 
-class HandEstimator:
+class HandEstimator(Closing):
     """Hands in frames: detection, crops, the network, the camera solve and (video mode) tracking and smoothing.
 
     Build one with :func:`handmesh.load`; the constructor takes ready parts so any of them can be replaced.
@@ -686,12 +687,6 @@ class HandEstimator:
             self._detect_worker = None
         if self.owns_detector and self.detector is not None:
             self.detector.close()
-
-    def __enter__(self) -> HandEstimator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def describe(self) -> str:
         """One line: network backend, hand model, mode, detector, refinement."""

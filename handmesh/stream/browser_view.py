@@ -39,6 +39,7 @@ import numpy as np
 from handmesh.errors import BackendUnavailableError, ConfigError
 from handmesh.render.draw import HAND_BONES, KEYPOINT_COLORS
 from handmesh.stream.schema import FrameEvent
+from handmesh.utils.closing import Closing
 
 __all__ = ["DEFAULT_PORT", "LEFT_COLOR", "RIGHT_COLOR", "BrowserView"]
 
@@ -93,7 +94,7 @@ def _picture(image: np.ndarray, width: int = PICTURE_WIDTH) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 
-class BrowserView:
+class BrowserView(Closing):
     """The hands in 3D in a browser tab: a viser server and a worker thread that applies the newest frame to it.
 
     Args:
@@ -188,12 +189,6 @@ class BrowserView:
             self._cond.notify_all()
         self._worker.join(timeout=10)
         self._server.stop()
-
-    def __enter__(self) -> BrowserView:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ the worker's side
 

@@ -34,6 +34,7 @@ from handmesh.stream.schema import (
     frame_message_text,
     hello_message,
 )
+from handmesh.utils.closing import Closing
 
 __all__ = ["DEFAULT_PORT", "ClientStats", "HandStream"]
 
@@ -77,7 +78,7 @@ class _Client:
         return ClientStats(f"{host}:{port}", self.sent, self.dropped, self.meshes)
 
 
-class HandStream:
+class HandStream(Closing):
     """A WebSocket server that streams hands to clients.
 
     Args:
@@ -156,12 +157,6 @@ class HandStream:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=10)
-
-    def __enter__(self) -> HandStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ the server's loop (its own thread)
 
