@@ -18,6 +18,8 @@ first that finds a hand, and nothing is followed.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from handmesh.detection.types import HandDetection, HandDetector
@@ -29,9 +31,10 @@ FOLLOW_PATIENCE = 5
 """Frames the search keeps looking where it found a hand last before it scans the tiles again."""
 
 
-def search_tiles(width: int, height: int, fraction: float = 0.5) -> list[tuple[int, int, int, int]]:
+@functools.lru_cache(maxsize=8)
+def search_tiles(width: int, height: int, fraction: float = 0.5) -> tuple[tuple[int, int, int, int], ...]:
     """The nine overlapping crops ``(x0, y0, x1, y1)`` of ``fraction`` of the frame's side (steps of half a crop),
-    nearest the centre first."""
+    nearest the centre first (cached: a video searches the same frame size frame after frame)."""
     cw, ch = max(int(round(width * fraction)), 1), max(int(round(height * fraction)), 1)
     tiles = []
     for fy in (0.5, 0.0, 1.0):
@@ -39,7 +42,9 @@ def search_tiles(width: int, height: int, fraction: float = 0.5) -> list[tuple[i
             x0, y0 = int(round(fx * (width - cw))), int(round(fy * (height - ch)))
             tiles.append((x0, y0, x0 + cw, y0 + ch))
     centre = np.array([width / 2.0, height / 2.0])
-    return sorted(tiles, key=lambda t: float(np.linalg.norm([(t[0] + t[2]) / 2.0, (t[1] + t[3]) / 2.0] - centre)))
+    return tuple(
+        sorted(tiles, key=lambda t: float(np.linalg.norm([(t[0] + t[2]) / 2.0, (t[1] + t[3]) / 2.0] - centre)))
+    )
 
 
 class ZoomSearchDetector(Closing):
