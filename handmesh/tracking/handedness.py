@@ -10,11 +10,11 @@ cannot flip it, while a real change (a track handed over to the other hand) wins
 confident vote ``v = 1`` contrary observations of score 1 cross ``-margin`` after
 ``ceil(log((1 - margin) / 2) / log(decay))`` frames (3 with the defaults).
 
-A young track has no confident past to protect, and the landmarker is least sure of the side on the first frames
-of a hand (it often has just come into view, edge-on or small). So for its first ``warmup`` observations the side is
-the majority so far (the sign of the sum of signed scores), without hysteresis: one unsure first frame no longer
-holds the track on the wrong side until the decaying vote has crossed back (7 frames on a left-hand clip whose
-first frame was called right at 0.63, then left at 0.76 and 0.68).
+A young track has no confident past to protect, and the landmarker can be unsure of the side on a hand's first
+frames. So for its first ``warmup`` observations the side is the majority so far (the sign of the sum of signed
+scores), without hysteresis: one unsure first frame no longer holds the track on the wrong side until the decaying
+vote has crossed back (7 frames on a left-hand clip whose first frame was called right at 0.63, then left at 0.76
+and 0.68).
 """
 
 from __future__ import annotations
