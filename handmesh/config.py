@@ -93,6 +93,7 @@ class LossConfig:
     verts3d: float = 1.0  # L1 on root-relative vertices (metres)
     joints2d: float = 0.1  # L1 on 2D keypoints in normalized crop coordinates
     head2d: float = 1.0  # L1 on the spatial head's soft-argmax keypoints (model.head=spatial; none for pooled)
+    heatmap: float = 0.0  # KL from a Gaussian at each true keypoint to the spatial head's heatmap (spatial only)
     pose: float = 1.0  # MSE on rotation matrices, when MANO ground truth exists
     betas: float = 0.01  # MSE on betas, when MANO ground truth exists
     betas_prior: float = 0.001  # L2 pull of betas toward zero

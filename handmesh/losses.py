@@ -13,6 +13,8 @@ term            definition                                                      
                 through the sample's K (see below)
 ``head2d``      L1 between the spatial head's soft-argmax keypoints and the 2D targets,       ``uv``, spatial head
                 normalized crop coordinates (nothing for the pooled head)
+``heatmap``     KL divergence from a Gaussian around each true keypoint (sigma one cell) to   ``uv``, spatial head
+                the softmax of the spatial head's heatmap over the stride-8 map
 ``pose``        MSE between the 16 absolute joint rotation matrices                          hand parameters
 ``betas``       MSE between shape coefficients                                               hand parameters
 ``betas_prior`` mean squared betas (keeps the shape near the mean where nothing else does)  nothing
@@ -44,7 +46,7 @@ from handmesh.geometry.camera_solve import solve_translation
 from handmesh.geometry.projection import crop_normalized_to_pixels, crop_pixels_to_normalized, project_points
 from handmesh.geometry.rotations import axis_angle_to_matrix
 
-__all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "mesh_edges"]
+__all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "heatmap_log_targets", "mesh_edges"]
 
 LOSS_TERMS = (
     "joints3d",
@@ -52,6 +54,7 @@ LOSS_TERMS = (
     "verts3d",
     "joints2d",
     "head2d",
+    "heatmap",
     "pose",
     "betas",
     "betas_prior",
@@ -60,7 +63,8 @@ LOSS_TERMS = (
 )
 _NEEDS_VERTS = ("verts3d", "edge", "normal")
 _NEEDS_PARAMS = ("joints3d_local", "pose", "betas")
-_NEEDS_HEAD_KEYPOINTS = ("head2d",)
+_NEEDS_HEAD_KEYPOINTS = ("head2d", "heatmap")
+HEATMAP_SIGMA = 1.0  # the heatmap term's target spread, in cells of the map
 
 
 @dataclass
@@ -74,6 +78,26 @@ class LossOutput:
 
     total: torch.Tensor
     terms: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def heatmap_log_targets(uv: torch.Tensor, cells: int, input_size: int, sigma: float = HEATMAP_SIGMA) -> torch.Tensor:
+    """``(B, K, cells)`` log-probabilities of a Gaussian of ``sigma`` cells around each keypoint, over the cell
+    centres of a square ``sqrt(cells)``-sided map of the ``input_size`` crop, row-major (rows are image y).
+
+    ``uv`` is ``(B, K, 2)`` crop pixels with pixel centres at integers, so cell ``i`` of stride ``s`` covers pixels
+    ``s i .. s i + s - 1`` and its centre is ``s i + (s - 1) / 2``. A keypoint outside the crop puts its mass on the
+    nearest border cells, where a soft-argmax over the map gets closest to it.
+    """
+    n = int(round(cells**0.5))
+    if n * n != cells:
+        raise ValueError(f"heatmap of {cells} cells: expected a square map")
+    stride = input_size / n
+    centres = torch.arange(n, dtype=uv.dtype, device=uv.device) * stride + (stride - 1) / 2
+    scale = 2.0 * (sigma * stride) ** 2
+    dx = (uv[..., 0:1] - centres).square()  # (B, K, n) over columns
+    dy = (uv[..., 1:2] - centres).square()  # (B, K, n) over rows
+    logits = -(dy[..., :, None] + dx[..., None, :]).flatten(-2) / scale  # (B, K, n*n), row-major
+    return logits.log_softmax(dim=-1)
 
 
 def mesh_edges(faces: torch.Tensor) -> torch.Tensor:
@@ -184,6 +208,13 @@ class HandMeshLoss(nn.Module):
                 )
             target = crop_pixels_to_normalized(batch["uv"].to(head_keypoints.dtype), self.input_size)
             terms["head2d"] = _masked_mean((head_keypoints - target).abs().mean(dim=(1, 2)), has_xyz)
+        if "heatmap" in active:
+            if pred.head_heatmaps is None:
+                raise ValueError("loss.heatmap needs the spatial head's heatmaps (model.head=spatial)")
+            log_p = pred.head_heatmaps.float().log_softmax(dim=-1)  # (B, 21, HW)
+            log_t = heatmap_log_targets(batch["uv"].to(log_p.dtype), log_p.shape[-1], self.input_size)
+            kl = (log_t.exp() * (log_t - log_p)).sum(dim=-1).mean(dim=1)  # (B,)
+            terms["heatmap"] = _masked_mean(kl, has_xyz)
         need_verts = [t for t in active if t in _NEEDS_VERTS]
         if need_verts:
             mask = batch["has_verts"].bool() & has_xyz

@@ -52,6 +52,8 @@ class HandMeshOutput:
         head_keypoints2d: the spatial head's ``(B, 21, 2)`` soft-argmax keypoints in the same coordinates, for the
             ``head2d`` loss; None for the pooled head. Not one of the network's declared outputs
             (:mod:`handmesh.network.outputs`): exports leave it out.
+        head_heatmaps: the spatial head's ``(B, 21, H*W)`` heatmap logits on the stride-8 map (row-major), for the
+            ``heatmap`` loss; None for the pooled head. Not exported either.
     """
 
     rotmats: torch.Tensor
@@ -61,6 +63,7 @@ class HandMeshOutput:
     joints: torch.Tensor
     joints2d: torch.Tensor
     head_keypoints2d: torch.Tensor | None = None
+    head_heatmaps: torch.Tensor | None = None
 
 
 class HandMeshNet(nn.Module):
@@ -204,9 +207,11 @@ class HandMeshNet(nn.Module):
         features = self.features(images)
         # The head accumulates corrections and LBS chains 16 rotations: both keep float32 under mixed precision.
         with _autocast_off(images.device.type):
-            head_keypoints2d = None
+            head_keypoints2d = head_heatmaps = None
             if isinstance(self.head, SpatialHead):
-                pose6d, betas, cam_state, head_keypoints2d = self.head.predict(*(f.float() for f in features))
+                pose6d, betas, cam_state, head_keypoints2d, head_heatmaps = self.head.predict(
+                    *(f.float() for f in features)
+                )
             else:
                 pose6d, betas, cam_state = self.head(*(f.float() for f in features))
             B = images.shape[0]
@@ -225,6 +230,7 @@ class HandMeshNet(nn.Module):
             joints=joints,
             joints2d=joints2d,
             head_keypoints2d=head_keypoints2d,
+            head_heatmaps=head_heatmaps,
         )
 
     def extra_repr(self) -> str:

@@ -107,19 +107,21 @@ class SpatialHead(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The hand parameters of ``B`` crops from their stride-8 ``(B, C8, H, W)``, stride-16
         ``(B, C16, H/2, W/2)`` and stride-32 ``(B, C32, H/4, W/4)`` maps."""
-        pose, betas, cam, _ = self.predict(map8, map16, map32)
+        pose, betas, cam, _, _ = self.predict(map8, map16, map32)
         return pose, betas, cam
 
     def predict(
         self, map8: torch.Tensor, map16: torch.Tensor, map32: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """:meth:`forward` and the ``(B, 21, 2)`` soft-argmax keypoints in normalized crop coordinates
-        (``(uv_px - S/2) / (S/2)``, as ``HandMeshOutput.joints2d``)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`forward`, the ``(B, 21, 2)`` soft-argmax keypoints in normalized crop coordinates
+        (``(uv_px - S/2) / (S/2)``, as ``HandMeshOutput.joints2d``) and the ``(B, 21, H*W)`` heatmap logits whose
+        softmax weighed them (row-major over the stride-8 map)."""
         deep = self.proj16(map16)
         deep = deep + nn.functional.interpolate(self.proj32(map32), scale_factor=2.0, mode="nearest")
         x = self.proj8(map8) + nn.functional.interpolate(deep, scale_factor=2.0, mode="nearest")
         x = self.mix(x)
-        attention = self.heat(x).flatten(2).softmax(dim=-1)  # (B, 21, HW)
+        logits = self.heat(x).flatten(2)  # (B, 21, HW)
+        attention = logits.softmax(dim=-1)
         keypoints = attention @ self.grid  # (B, 21, 2): the soft-argmax
         tokens = attention @ x.flatten(2).transpose(1, 2)  # (B, 21, D): features where each keypoint is
         tokens = tokens + self.position(keypoints) + self.identity
@@ -129,4 +131,4 @@ class SpatialHead(nn.Module):
         pose = self.init_pose + out[:, :n_pose]
         betas = self.init_betas + out[:, n_pose : n_pose + NUM_BETAS]
         cam = self.init_cam + out[:, n_pose + NUM_BETAS :]
-        return pose, betas, cam, keypoints
+        return pose, betas, cam, keypoints, logits

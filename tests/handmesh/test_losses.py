@@ -10,7 +10,7 @@ import torch
 from handmesh.config import LossConfig
 from handmesh.geometry import project_points, weak_perspective_project
 from handmesh.hand_model import build_hand_model, freihand_mano_to_mesh
-from handmesh.losses import LOSS_TERMS, HandMeshLoss, build_loss, mesh_edges
+from handmesh.losses import LOSS_TERMS, HandMeshLoss, build_loss, heatmap_log_targets, mesh_edges
 from handmesh.network import HandMeshOutput
 
 S = 64
@@ -54,6 +54,7 @@ def _scene(model, n: int = 3, seed: int = 0) -> tuple[HandMeshOutput, dict[str, 
         joints=joints,
         joints2d=joints2d,
         head_keypoints2d=joints2d.clone(),  # a perfect spatial head's keypoints
+        head_heatmaps=heatmap_log_targets(uv, (S // 8) ** 2, S),  # and heatmaps (logits = the target's log)
     )
     batch = {
         "xyz": joints + t,
@@ -118,12 +119,12 @@ def test_masks_leave_samples_without_ground_truth_out(model) -> None:
 
 def test_keypoint_only_training_uses_keypoint_terms(model) -> None:
     loss = _loss(model, use_hand_params=False, use_vertices=False)
-    assert loss.active_terms == ["joints3d", "joints2d", "head2d", "betas_prior"]
+    assert loss.active_terms == ["joints3d", "joints2d", "head2d", "heatmap", "betas_prior"]
     pred, batch = _scene(model)
     for k in ("verts", "mano_pose", "mano_shape"):
         batch[k] = torch.full_like(batch[k], float("nan"))  # another model's numbers must not matter at all
     out = loss(pred, batch)
-    assert torch.isfinite(out.total) and set(out.terms) == {"joints3d", "joints2d", "head2d", "betas_prior"}
+    assert torch.isfinite(out.total) and set(out.terms) == {"joints3d", "joints2d", "head2d", "heatmap", "betas_prior"}
 
 
 def test_ground_truth_rotations_follow_freihand(model) -> None:

@@ -14,7 +14,7 @@ from handmesh.runtime.base import RuntimeOutput
 
 def test_records_carry_the_declared_outputs_in_order() -> None:
     # The torch record adds one training-only field after them (the spatial head's keypoints, which no export has).
-    assert [f.name for f in dataclasses.fields(HandMeshOutput)] == [*OUTPUT_NAMES, "head_keypoints2d"]
+    assert [f.name for f in dataclasses.fields(HandMeshOutput)] == [*OUTPUT_NAMES, "head_keypoints2d", "head_heatmaps"]
     assert [f.name for f in dataclasses.fields(RuntimeOutput)] == list(OUTPUT_NAMES)
     # The pipeline reads all of them but the crop camera (it solves the translation in the full image instead).
     assert [n for n in typing.get_type_hints(Prediction)] == [n for n in OUTPUT_NAMES if n != "cam"]

@@ -11,7 +11,7 @@ import torch
 from handmesh.config import config_to_dict, load_config
 from handmesh.errors import ConfigError
 from handmesh.geometry.projection import crop_pixels_to_normalized
-from handmesh.losses import build_loss
+from handmesh.losses import build_loss, heatmap_log_targets
 from handmesh.network import build_network, load_network, save_network
 from handmesh.network.spatial_head import NUM_KEYPOINTS, SpatialHead
 
@@ -33,12 +33,46 @@ def test_keypoints_are_the_soft_argmax_of_the_heatmaps() -> None:
     c8, c16, c32 = net.backbone.stage_channels[1:]
     maps = torch.randn(2, c8, n, n), torch.randn(2, c16, n // 2, n // 2), torch.randn(2, c32, n // 4, n // 4)
     with torch.no_grad():
-        _, _, _, keypoints = head.predict(*maps)
+        _, _, _, keypoints, heatmaps = head.predict(*maps)
     # The cell's centre pixel, in the coordinates of HandMeshOutput.joints2d: cell 6 covers pixels 48..55.
     centre_px = torch.tensor([cell[1] * 8 + 3.5, cell[0] * 8 + 3.5])
     expected = crop_pixels_to_normalized(centre_px, SIZE)
     torch.testing.assert_close(keypoints, expected.expand(2, NUM_KEYPOINTS, 2))
     assert head.grid.shape == (n * n, 2) and float(head.grid.abs().max()) < 1
+    assert heatmaps.shape == (2, NUM_KEYPOINTS, n * n) and int(heatmaps[0, 0].argmax()) == cell[0] * n + cell[1]
+
+
+def test_heatmap_targets_are_laid_out_like_the_heads_grid() -> None:
+    """The heatmap term's Gaussian, weighed over the head's own cell centres, lands on its keypoint: the loss and the
+    head agree on the map's layout (row-major, rows are y) and on where each cell's centre is."""
+    net = build_network(_config().model)
+    uv = torch.tensor([[[28.3, 35.7], [33.0, 26.5], [37.9, 30.2]]])  # crop pixels, 2.5 sigma from the edges
+    target = heatmap_log_targets(uv, (SIZE // 8) ** 2, SIZE).exp()
+    torch.testing.assert_close(target.sum(-1), torch.ones(1, 3))
+    expected = crop_pixels_to_normalized(uv, SIZE)
+    torch.testing.assert_close(target @ net.head.grid, expected, atol=2e-3, rtol=0)
+    assert int(target[0, 0].argmax()) == (35 // 8) * (SIZE // 8) + 28 // 8  # row 4, column 3
+
+
+def test_the_heatmap_loss_reaches_the_heatmaps() -> None:
+    net = build_network(_config().model)
+    out = net(torch.randn(2, 3, SIZE, SIZE))
+    loss = build_loss(
+        load_config(None, ["loss.heatmap=1", "loss.head2d=0", *_ONLY_HEAD2D]).loss,
+        net.hand_model,
+        SIZE,
+        use_head_keypoints=True,
+    )
+    batch = {
+        "xyz": torch.zeros(2, NUM_KEYPOINTS, 3),
+        "uv": torch.full((2, NUM_KEYPOINTS, 2), 40.0),
+        "has_xyz": torch.tensor([True, True]),
+        "K": torch.eye(3).expand(2, 3, 3),
+    }
+    terms = loss(out, batch)
+    assert list(terms.terms) == ["heatmap"] and float(terms.total) > 0
+    terms.total.backward()
+    assert float(net.head.heat.weight.grad.abs().sum()) > 0
 
 
 def test_the_head_keypoints_come_out_and_the_head2d_loss_reaches_them() -> None:
