@@ -212,3 +212,50 @@ def test_real_folders_without_images_are_clear_errors(tmp_path: Path) -> None:
         bench.real_images(tmp_path)
     with pytest.raises(MissingFileError, match="does not exist"):
         bench.real_images(tmp_path / "nowhere")
+
+
+def test_mirrored_pair_shows_two_hands_and_scores_each_against_its_own_truth() -> None:
+    video, truth = bench.read_clip(SAMPLE_CLIP, 3)
+    doubled, (left, right) = bench.mirrored_pair(video, truth)
+    h, w = truth.size
+    assert doubled[0].shape == (h, 2 * w, 3) and left.size == right.size == (h, 2 * w)
+    np.testing.assert_array_equal(doubled[1][:, :w], video[1])
+    np.testing.assert_array_equal(doubled[1][:, w:], video[1][:, ::-1])
+    u, v = np.round(truth.keypoints2d[1, 9]).astype(int)  # the middle finger's base: a pixel of the hand
+    mu, mv = np.round(right.keypoints2d[1, 9]).astype(int)
+    assert mv == v and mu == 2 * w - 1 - u and (doubled[1][mv, mu] == video[1][v, u]).all()
+    assert {left.handedness, right.handedness} == {"left", "right"}
+    np.testing.assert_allclose(right.keypoints3d[..., 0], -truth.keypoints3d[..., 0])
+    np.testing.assert_allclose(right.keypoints3d[..., 1:], truth.keypoints3d[..., 1:])
+    # The mirrored parameters give the mirrored mesh on the other side's model (MANO's convention).
+    import torch
+
+    from handmesh.hand_model import build_hand_model
+
+    model = build_hand_model(right.hand_model, side=right.handedness)
+    with torch.no_grad():
+        params = [torch.as_tensor(getattr(right, k), dtype=torch.float32) for k in PARAMS]
+        np.testing.assert_allclose(model(*params).vertices.numpy(), right.vertices, atol=1e-5)
+    # Two hands in a frame are no ghost when the frames show two; each half matches its own hand.
+    per_frame = [[_hand(t.keypoints3d[i], t.keypoints2d[i], t.handedness) for t in (left, right)] for i in range(3)]
+    for t in (left, right):
+        r = bench.score_clip(per_frame, t, hands_in_frame=2)
+        assert (r.matched, r.ghosts, r.wrong_side) == (3, 0, 0) and r.pa_mpjpe_mm == pytest.approx(0.0, abs=0.01)
+    assert bench.score_clip(per_frame, left).ghosts == 3
+
+
+PARAMS = ("global_orient", "hand_pose", "betas", "transl")
+
+
+def test_two_hands_table(hand_landmarker_bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    args = _args("--frames", "4", "--no-real", "--two-hands", "--hand-landmarker", str(hand_landmarker_bundle))
+    assert bench.run(args) == 0
+    out = capsys.readouterr().out
+    halves = out.split("beside its mirror image")
+    assert len(halves) == 3, out  # a table for each hand
+    assert "left half: the clip's hand, right hand" in halves[1] and "right half: its mirror image, left hand" in out
+    for table in halves[1:]:
+        rows = {(m.group(1), m.group(2)): [float(x) for x in m.groups()[2:]] for m in ROW.finditer(table)}
+        assert set(rows) == set(bench.CONFIGURATIONS), table
+        found, n, matched, ghosts, *_, wrong = rows[("video", "landmarks")]
+        assert found == matched == n == 4 and ghosts == 0 and wrong == 0, table
