@@ -16,8 +16,11 @@ maps say what is there, the shallow one where):
 
 The soft-argmax keypoints come out beside the hand (``HandMeshOutput.head_keypoints2d``) so that training can
 supervise them directly (the ``head2d`` loss term), as SimpleHand does: then each token is sampled where its keypoint
-really is from the first steps on, instead of wherever the mesh losses happen to push the attention.
-``model.head=spatial`` chooses it (:class:`~handmesh.network.HandMeshNet`).
+really is from the first steps on, instead of wherever the mesh losses happen to push the attention. The heatmap
+logits come out too (``HandMeshOutput.head_heatmaps``) for the ``heatmap`` term, a Gaussian target around each true
+keypoint: it gives every cell of the map a gradient, where the L1 on the expectation gives the map one direction,
+and the keypoints sharpen sooner (docs/training.md). ``model.head=spatial`` chooses it
+(:class:`~handmesh.network.HandMeshNet`).
 """
 
 from __future__ import annotations
