@@ -283,10 +283,10 @@ def mirrored_pair(
     the true keypoints and vertices reflected in ``x`` (and the pose in MANO's convention for the other hand: each
     axis-angle's ``y`` and ``z`` negated), a rigid hand of the other side. Through the clip's one camera (principal
     point in the left half) no rigid hand projects exactly onto the flipped pixels: only that hand sheared in depth
-    (``x' = (2W - 1 - 2 c_x) z / f_x - x``) does. The rigid hand nearest to it is the mirrored hand turned towards
-    the camera where the right half shows it, and PA-MPJPE, which takes the rotation out, scores its shape: the
-    reflected keypoints. Scoring against the sheared points instead costs a perfect mirrored hand about 16 mm on the
-    sample clip.
+    (``x' = (2W - 1 - 2 c_x) z / f_x - x``) does, and that is no hand. A real hand that looks like the right half is
+    the mirrored hand turned towards the camera where the right half shows it; PA-MPJPE, which takes the rotation
+    out, scores its shape: the reflected keypoints. Scoring against the sheared points instead costs a perfect
+    mirrored hand about 16 mm on the sample clip.
 
     Args:
         frames: ``(H, W, 3)`` frames of a one-hand clip.
