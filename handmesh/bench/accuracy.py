@@ -24,7 +24,7 @@ import argparse
 import os
 import platform
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -230,8 +230,6 @@ def read_clip(path: str | os.PathLike, frames: int | None = None) -> tuple[list[
         DataError: the video cannot be decoded, or its frames disagree with the sidecar (count or size).
         ConfigError: ``frames`` < 1.
     """
-    from dataclasses import replace
-
     from handmesh.app.sources import VideoFileSource
     from handmesh.synth.video import load_clip
 
@@ -296,24 +294,22 @@ def mirrored_pair(
         ``(frames, (left, right))``: ``(H, 2W, 3)`` frames and the truth of the original hand and of the mirrored
         one, each with the doubled frame size and the clip's ``K``.
     """
-    from dataclasses import replace
+    from handmesh.crop import mirror_axis_angle, mirror_points
 
     h, w = truth.size
     doubled = [np.ascontiguousarray(np.concatenate([f, f[:, ::-1]], axis=1)) for f in frames]
-    flip = np.array([-1.0, 1.0, 1.0])
     kp2 = np.array(truth.keypoints2d, np.float64, copy=True)
     kp2[..., 0] = 2 * w - 1 - kp2[..., 0]
-    pose_flip = np.array([1.0, -1.0, -1.0])  # axis-angle (a, b, c) of a hand -> (a, -b, -c) of its mirror image
     left = replace(truth, size=(h, 2 * w))
     right = replace(
         truth,
         size=(h, 2 * w),
         keypoints2d=kp2,
-        keypoints3d=np.asarray(truth.keypoints3d) * flip,
-        vertices=np.asarray(truth.vertices) * flip,
-        global_orient=np.asarray(truth.global_orient) * pose_flip,
-        hand_pose=(np.asarray(truth.hand_pose).reshape(-1, 15, 3) * pose_flip).reshape(-1, 45),
-        transl=np.asarray(truth.transl) * flip,
+        keypoints3d=mirror_points(np.asarray(truth.keypoints3d)),
+        vertices=mirror_points(np.asarray(truth.vertices)),
+        global_orient=mirror_axis_angle(np.asarray(truth.global_orient)),
+        hand_pose=mirror_axis_angle(np.asarray(truth.hand_pose)),
+        transl=mirror_points(np.asarray(truth.transl)),
         handedness="left" if truth.handedness == "right" else "right",
     )
     return doubled, (left, right)
@@ -692,7 +688,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the clips and the real photos and print the tables."""
-    import handmesh
     from handmesh.app.sources import SAMPLE_CLIP
     from handmesh.detection import find_hand_landmarker
 
@@ -721,14 +716,12 @@ def run(args: argparse.Namespace) -> int:
             f"\nclip {clip.name}: {len(video)} frames at {truth.size[1]}x{truth.size[0]}, {truth.handedness} hand, "
             f"{truth.hand_model} hand model, K and timestamps from the sidecar"
         )
-        rows = []
-        for mode, refine in CONFIGURATIONS:
-            with handmesh.load(mode=mode, refine=refine, **load_kwargs) as estimator:
-                if not described:
-                    print(f"handmesh: {estimator.describe()}")
-                    described = True
-                hands = run_clip(estimator, video, truth)
-            rows.append(score_clip(hands, truth, clip=clip, mode=mode, refine=refine))
+        hands = _run_configurations(video, truth, load_kwargs, describe=not described)
+        described = True
+        rows = [
+            score_clip(per_frame, truth, clip=clip, mode=mode, refine=refine)
+            for (mode, refine), per_frame in zip(CONFIGURATIONS, hands)
+        ]
         print(CLIP_HEADER)
         for row in rows:
             print(format_clip_row(row))
@@ -754,15 +747,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _two_hands(clip: Path, video: list[np.ndarray], truth: ClipAnnotations, load_kwargs: dict[str, Any]) -> None:
-    """The clip beside its mirror image through every configuration: one table per hand."""
+def _run_configurations(
+    video: list[np.ndarray], truth: ClipAnnotations, load_kwargs: dict[str, Any], describe: bool = False
+) -> list[list[list[Hand]]]:
+    """The hands of every frame for each of :data:`CONFIGURATIONS`, each through a fresh estimator (printing the
+    first estimator's description when ``describe``)."""
     import handmesh
 
-    doubled, halves = mirrored_pair(video, truth)
-    hands = []
+    out = []
     for mode, refine in CONFIGURATIONS:
         with handmesh.load(mode=mode, refine=refine, **load_kwargs) as estimator:
-            hands.append(run_clip(estimator, doubled, halves[0]))
+            if describe and not out:
+                print(f"handmesh: {estimator.describe()}")
+            out.append(run_clip(estimator, video, truth))
+    return out
+
+
+def _two_hands(clip: Path, video: list[np.ndarray], truth: ClipAnnotations, load_kwargs: dict[str, Any]) -> None:
+    """The clip beside its mirror image through every configuration: one table per hand."""
+    doubled, halves = mirrored_pair(video, truth)
+    hands = _run_configurations(doubled, halves[0], load_kwargs)
     for half, where in zip(halves, ("left half: the clip's hand", "right half: its mirror image")):
         print(
             f"\nclip {clip.name} beside its mirror image ({2 * truth.size[1]}x{truth.size[0]}), {where}, "
