@@ -43,7 +43,12 @@ import torch
 from torch import nn
 
 from handmesh.geometry.camera_solve import solve_translation
-from handmesh.geometry.projection import crop_normalized_to_pixels, crop_pixels_to_normalized, project_points
+from handmesh.geometry.projection import (
+    crop_normalized_to_pixels,
+    crop_pixels_to_normalized,
+    map_cell_centres,
+    project_points,
+)
 from handmesh.geometry.rotations import axis_angle_to_matrix
 
 __all__ = ["LOSS_TERMS", "HandMeshLoss", "LossOutput", "build_loss", "heatmap_log_targets", "mesh_edges"]
@@ -84,15 +89,15 @@ def heatmap_log_targets(uv: torch.Tensor, cells: int, input_size: int, sigma: fl
     """``(B, K, cells)`` log-probabilities of a Gaussian of ``sigma`` cells around each keypoint, over the cell
     centres of a square ``sqrt(cells)``-sided map of the ``input_size`` crop, row-major (rows are image y).
 
-    ``uv`` is ``(B, K, 2)`` crop pixels with pixel centres at integers, so cell ``i`` of stride ``s`` covers pixels
-    ``s i .. s i + s - 1`` and its centre is ``s i + (s - 1) / 2``. A keypoint outside the crop puts its mass on the
-    nearest border cells, where a soft-argmax over the map gets closest to it.
+    ``uv`` is ``(B, K, 2)`` crop pixels; the cell centres are :func:`~handmesh.geometry.projection.map_cell_centres`,
+    as the spatial head's soft-argmax grid. A keypoint outside the crop puts its mass on the nearest border cells,
+    where a soft-argmax over the map gets closest to it.
     """
     n = int(round(cells**0.5))
     if n * n != cells:
         raise ValueError(f"heatmap of {cells} cells: expected a square map")
     stride = input_size / n
-    centres = torch.arange(n, dtype=uv.dtype, device=uv.device) * stride + (stride - 1) / 2
+    centres = map_cell_centres(n, input_size, uv.dtype).to(uv.device)
     scale = 2.0 * (sigma * stride) ** 2
     dx = (uv[..., 0:1] - centres).square()  # (B, K, n) over columns
     dy = (uv[..., 1:2] - centres).square()  # (B, K, n) over rows

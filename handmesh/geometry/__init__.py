@@ -10,6 +10,7 @@ Where things are:
 from handmesh.geometry.projection import (
     crop_normalized_to_pixels,
     crop_pixels_to_normalized,
+    map_cell_centres,
     project_pinhole,
     project_points,
     weak_perspective_project,
@@ -37,4 +38,5 @@ __all__ = [
     "weak_perspective_to_translation",
     "crop_normalized_to_pixels",
     "crop_pixels_to_normalized",
+    "map_cell_centres",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "weak_perspective_to_translation",
     "crop_normalized_to_pixels",
     "crop_pixels_to_normalized",
+    "map_cell_centres",
 ]
 
 
@@ -139,3 +140,11 @@ def crop_pixels_to_normalized(uv_px: torch.Tensor, crop_size: int | float) -> to
     """``uv_norm = (uv_px - S/2) / (S/2)`` for a crop of side S pixels; any shape ``(..., 2)``."""
     half = float(crop_size) / 2.0
     return (uv_px - half) / half
+
+
+def map_cell_centres(cells: int, crop_size: int | float, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``(cells,)`` pixel coordinates of the cell centres along one side of a feature map ``cells`` wide over a crop
+    of side S: cell ``i`` of stride ``s = S / cells`` covers pixels ``s i .. s i + s - 1`` (pixel centres at integers,
+    as the crop warps them), so its centre is ``s i + (s - 1) / 2``."""
+    stride = float(crop_size) / cells
+    return torch.arange(cells, dtype=dtype) * stride + (stride - 1.0) / 2.0

@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from handmesh.geometry.projection import crop_pixels_to_normalized, map_cell_centres
 from handmesh.network.head import NUM_BETAS, NUM_CAM, NUM_JOINTS, MeanParameters
 
 __all__ = ["NUM_KEYPOINTS", "SpatialHead"]
@@ -96,13 +97,12 @@ class SpatialHead(nn.Module):
         self.register_buffer("init_pose", mean.pose6d.reshape(-1).clone())
         self.register_buffer("init_betas", mean.betas.clone())
         self.register_buffer("init_cam", mean.cam.clone())
-        # The stride-8 map's cell centres in the network's normalized crop coordinates, (HW, 2) as (u, v): cell i
-        # covers input pixels 8i .. 8i + 7, whose centre 8i + 3.5 is (8i + 3.5 - S/2) / (S/2) (pixel centres at
-        # integers, as the crop warps them). A constant of the input size, so that no shape arithmetic is traced into
-        # the exported graphs.
+        # The stride-8 map's cell centres in the network's normalized crop coordinates, (HW, 2) as (u, v), row-major:
+        # cell i covers input pixels 8i .. 8i + 7, centre 8i + 3.5 (map_cell_centres, which the heatmap loss's
+        # targets use too). A constant of the input size, so that no shape arithmetic is traced into the exported
+        # graphs.
         n = input_size // 8
-        half = input_size / 2.0
-        centres = (torch.arange(n, dtype=torch.float32) * 8.0 + 3.5 - half) / half
+        centres = crop_pixels_to_normalized(map_cell_centres(n, input_size), input_size)
         self.register_buffer("grid", torch.stack([centres.repeat(n), centres.repeat_interleave(n)], dim=-1))
 
     def forward(
